@@ -1,0 +1,126 @@
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "register.hpp"
+#include "samed2d/instances.hpp"
+
+namespace {
+
+using samed2d::Consolidate;
+
+Consolidate parse_mode(const std::string& mode) {
+    if (mode == "outer") return Consolidate::Outer;
+    if (mode == "union") return Consolidate::Union;
+    if (mode == "off") return Consolidate::Off;
+    throw py::value_error("consolidate must be 'outer', 'union' or 'off', got '" + mode + "'");
+}
+
+using Densify = std::vector<std::uint32_t> (*)(const samed2d::Strided2D&);
+
+Densify densify_for(char kind, py::ssize_t size) {
+    if (kind == 'i') {
+        switch (size) {
+            case 1: return samed2d::dense_labels<std::int8_t>;
+            case 2: return samed2d::dense_labels<std::int16_t>;
+            case 4: return samed2d::dense_labels<std::int32_t>;
+            case 8: return samed2d::dense_labels<std::int64_t>;
+        }
+    } else if (kind == 'u') {
+        switch (size) {
+            case 1: return samed2d::dense_labels<std::uint8_t>;
+            case 2: return samed2d::dense_labels<std::uint16_t>;
+            case 4: return samed2d::dense_labels<std::uint32_t>;
+            case 8: return samed2d::dense_labels<std::uint64_t>;
+        }
+    }
+    return nullptr;
+}
+
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& v) {
+    py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+    if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(T));
+    return a;
+}
+
+// Returns the compact result of samed2d::slice_instances as a dict of arrays.
+py::dict slice_instances(py::array label, int connectivity, const std::string& consolidate,
+                         double min_area_ratio) {
+    if (label.ndim() != 2) {
+        throw py::value_error("slice_instances: expected a 2D label slice, got " + std::to_string(label.ndim()) +
+                              " dimensions");
+    }
+    if (connectivity != 4 && connectivity != 8) {
+        throw py::value_error("connectivity must be 4 or 8, got " + std::to_string(connectivity));
+    }
+    if (!(min_area_ratio >= 0.0 && min_area_ratio <= 1.0)) {
+        throw py::value_error("min_area_ratio must be within [0, 1]");
+    }
+    const Consolidate mode = parse_mode(consolidate);
+    py::dtype dt = label.dtype();
+    const Densify densify = densify_for(dt.kind(), dt.itemsize());
+    if (densify == nullptr) {
+        throw py::type_error("slice_instances: label slice must have an integer dtype, got " + dtype_name(dt));
+    }
+    if (is_swapped(dt)) {  // one small copy of one slice in native order
+        label = label.attr("astype")(dt.attr("newbyteorder")("="));
+    }
+    const samed2d::Strided2D view = as_strided2d(label);
+    samed2d::SliceInstances r;
+    {
+        py::gil_scoped_release release;
+        const std::vector<std::uint32_t> dense = densify(view);
+        r = samed2d::slice_instances(dense.data(), view.rows, view.cols, connectivity, mode, min_area_ratio);
+    }
+    const auto n = static_cast<py::ssize_t>(r.instances.size());
+    py::array_t<std::uint32_t> components({static_cast<py::ssize_t>(view.rows), static_cast<py::ssize_t>(view.cols)});
+    if (!r.components.id.empty()) {
+        std::memcpy(components.mutable_data(), r.components.id.data(), r.components.id.size() * sizeof(std::uint32_t));
+    }
+    py::array_t<std::uint32_t> component(n), label_of(n);
+    py::array_t<bool> is_union(n);
+    py::array_t<std::int64_t> area(n), member_offsets(n + 1), label_offsets(n + 1);
+    py::array_t<std::int32_t> bbox({n, py::ssize_t{4}});
+    auto c = component.mutable_unchecked<1>();
+    auto l = label_of.mutable_unchecked<1>();
+    auto u = is_union.mutable_unchecked<1>();
+    auto a = area.mutable_unchecked<1>();
+    auto mo = member_offsets.mutable_unchecked<1>();
+    auto lo = label_offsets.mutable_unchecked<1>();
+    auto b = bbox.mutable_unchecked<2>();
+    mo(0) = 0;
+    lo(0) = 0;
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const samed2d::Instance& inst = r.instances[static_cast<std::size_t>(i)];
+        c(i) = inst.component;
+        l(i) = inst.label;
+        u(i) = inst.is_union;
+        a(i) = inst.area;
+        for (int k = 0; k < 4; ++k) b(i, k) = inst.bbox[k];
+        mo(i + 1) = static_cast<std::int64_t>(inst.members_end);
+        lo(i + 1) = static_cast<std::int64_t>(inst.labels_end);
+    }
+    py::dict out;
+    out["components"] = components;
+    out["component"] = component;
+    out["label"] = label_of;
+    out["union"] = is_union;
+    out["area"] = area;
+    out["bbox"] = bbox;
+    out["member_offsets"] = member_offsets;
+    out["member_components"] = to_numpy(r.member_components);
+    out["label_offsets"] = label_offsets;
+    out["member_labels"] = to_numpy(r.member_labels);
+    return out;
+}
+
+}  // namespace
+
+void register_instances(py::module_& m) {
+    m.def("slice_instances", &slice_instances, py::arg("label"), py::arg("connectivity") = 8,
+          py::arg("consolidate") = "outer", py::arg("min_area_ratio") = 100.0 / 65536.0,
+          "Instances of one 2D label slice (SPEC section 4) in compact form: the component id image and, "
+          "per instance, its label, union flag, area, bbox and member components/labels.");
+}

@@ -1,0 +1,82 @@
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "register.hpp"
+#include "samed2d/normalize.hpp"
+
+namespace {
+
+template <class T>
+void run(const char* in, std::size_t n, std::uint8_t* out, bool swap) {
+    if (swap) samed2d::normalize<T, true>(in, n, out);
+    else samed2d::normalize<T, false>(in, n, out);
+}
+
+using Kernel = void (*)(const char*, std::size_t, std::uint8_t*, bool);
+
+// The kernel for a numpy dtype kind and item size, or nullptr.
+Kernel kernel_for(char kind, py::ssize_t size) {
+    if (kind == 'i') {
+        switch (size) {
+            case 1: return run<std::int8_t>;
+            case 2: return run<std::int16_t>;
+            case 4: return run<std::int32_t>;
+            case 8: return run<std::int64_t>;
+        }
+    } else if (kind == 'u') {
+        switch (size) {
+            case 1: return run<std::uint8_t>;
+            case 2: return run<std::uint16_t>;
+            case 4: return run<std::uint32_t>;
+            case 8: return run<std::uint64_t>;
+        }
+    } else if (kind == 'f') {
+        switch (size) {
+            case 2: return run<samed2d::Half>;
+            case 4: return run<float>;
+            case 8: return run<double>;
+        }
+    }
+    return nullptr;
+}
+
+// Normalises a C- or Fortran-contiguous array into a uint8 array of the same
+// shape and memory order; anything else is made C-contiguous first.
+py::array normalize(py::array a) {
+    const py::dtype dt = a.dtype();
+    const Kernel kernel = kernel_for(dt.kind(), dt.itemsize());
+    if (kernel == nullptr) {
+        throw py::type_error("normalize: unsupported dtype " + dtype_name(dt) +
+                             " (expected an integer or float16/32/64 array)");
+    }
+    const bool fortran = !(a.flags() & py::array::c_style) && (a.flags() & py::array::f_style);
+    if (!(a.flags() & (py::array::c_style | py::array::f_style))) {
+        a = py::array::ensure(a, py::array::c_style);
+    }
+    std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
+    py::array out = fortran ? py::array(py::array_t<std::uint8_t, py::array::f_style>(shape))
+                            : py::array(py::array_t<std::uint8_t, py::array::c_style>(shape));
+    const bool swap = is_swapped(dt);
+    const char* in = static_cast<const char*>(a.data());
+    auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
+    const auto n = static_cast<std::size_t>(a.size());
+    std::string overflow;
+    {
+        py::gil_scoped_release release;
+        try {
+            kernel(in, n, dst, swap);
+        } catch (const std::overflow_error& e) {
+            overflow = e.what();
+        }
+    }
+    if (!overflow.empty()) throw py::value_error("normalize: " + overflow);
+    return out;
+}
+
+}  // namespace
+
+void register_normalize(py::module_& m) {
+    m.def("normalize", &normalize, py::arg("array"),
+          "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2).");
+}

@@ -1,0 +1,181 @@
+// Connected components of every label of a 2D slice at once (SPEC section 4.1-4.2).
+//
+// Two raster passes with union-find over provisional ids: neighbouring pixels
+// join when they carry the same non-zero label, so one labelling splits the
+// slice into per-class foregrounds and their components together.
+//
+// Invariants the rest of the pipeline relies on:
+// * Final ids run 1..n in the order of each component's first pixel in
+//   row-major order; SPEC's output order is therefore the id order.
+// * A set's root is its smallest provisional id, which was created at the
+//   component's first pixel; that is what makes the id order above cheap.
+// * Per component: label, area, half-open bounding box, first pixel index,
+//   and whether it has a hole (Gray's bit-quad Euler number, counted with the
+//   component's connectivity against the complementary one for the background).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace samed2d {
+
+struct Components {
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::vector<std::uint32_t> id;      // rows*cols, 0 = background
+    // Indexed by id; entry 0 is unused so that id can index directly.
+    std::vector<std::uint32_t> label;
+    std::vector<std::int64_t> area;
+    std::vector<std::int64_t> first;    // row-major index of the first pixel
+    std::vector<std::int32_t> row0, col0, row1, col1;
+    std::vector<bool> has_hole;
+
+    std::size_t count() const { return label.empty() ? 0 : label.size() - 1; }
+};
+
+namespace detail {
+
+class UnionFind {
+public:
+    std::uint32_t make() {
+        parent_.push_back(static_cast<std::uint32_t>(parent_.size()));
+        return parent_.back();
+    }
+    std::uint32_t find(std::uint32_t x) {
+        while (parent_[x] != x) {
+            parent_[x] = parent_[parent_[x]];
+            x = parent_[x];
+        }
+        return x;
+    }
+    // The smaller root wins, so a root is always the earliest id of its set.
+    std::uint32_t unite(std::uint32_t a, std::uint32_t b) {
+        a = find(a);
+        b = find(b);
+        if (a == b) return a;
+        if (a < b) {
+            parent_[b] = a;
+            return a;
+        }
+        parent_[a] = b;
+        return b;
+    }
+    std::vector<std::uint32_t>& parents() { return parent_; }
+
+private:
+    std::vector<std::uint32_t> parent_{0};  // id 0 is background
+};
+
+// Counts each component's bit-quad patterns over every 2x2 window of the
+// zero-padded id image and marks the components whose Euler number is below 1.
+inline void mark_holes(Components& cc, int connectivity) {
+    const std::size_t n = cc.count();
+    std::vector<std::int64_t> quads(n + 1, 0);  // q1 - q3 -+ 2*qd
+    const std::int64_t diag = connectivity == 8 ? -2 : 2;
+    const std::int64_t R = cc.rows, C = cc.cols;
+    auto at = [&](std::int64_t r, std::int64_t c) -> std::uint32_t {
+        return (r < 0 || c < 0 || r >= R || c >= C) ? 0u : cc.id[r * C + c];
+    };
+    for (std::int64_t r = -1; r < R; ++r) {
+        for (std::int64_t c = -1; c < C; ++c) {
+            const std::uint32_t q[4] = {at(r, c), at(r, c + 1), at(r + 1, c), at(r + 1, c + 1)};
+            if (q[0] == q[1] && q[1] == q[2] && q[2] == q[3]) continue;
+            for (int k = 0; k < 4; ++k) {
+                const std::uint32_t x = q[k];
+                if (x == 0) continue;
+                bool seen = false;
+                for (int j = 0; j < k; ++j) seen |= q[j] == x;
+                if (seen) continue;
+                const int bits = (q[0] == x) | (q[1] == x) << 1 | (q[2] == x) << 2 | (q[3] == x) << 3;
+                const int count = __builtin_popcount(static_cast<unsigned>(bits));
+                if (count == 1) quads[x] += 1;
+                else if (count == 3) quads[x] -= 1;
+                else if (count == 2 && (bits == 0b1001 || bits == 0b0110)) quads[x] += diag;
+            }
+        }
+    }
+    cc.has_hole.assign(n + 1, false);
+    for (std::size_t x = 1; x <= n; ++x) cc.has_hole[x] = quads[x] < 4;  // Euler = quads/4 < 1
+}
+
+}  // namespace detail
+
+// Labels a dense row-major slice of label values (0 = background).
+inline Components label_components(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols,
+                                   int connectivity) {
+    Components cc;
+    cc.rows = rows;
+    cc.cols = cols;
+    const std::int64_t npix = rows * cols;
+    cc.id.assign(static_cast<std::size_t>(npix), 0);
+    detail::UnionFind uf;
+    std::uint32_t* prov = cc.id.data();
+
+    for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t c = 0; c < cols; ++c) {
+            const std::int64_t i = r * cols + c;
+            const std::uint32_t v = lab[i];
+            if (v == 0) continue;
+            const bool w = c > 0 && lab[i - 1] == v;
+            const bool nn = r > 0 && lab[i - cols] == v;
+            std::uint32_t cur = 0;
+            if (connectivity == 8) {
+                // Decision tree: N touches W, NW and NE, and W touches NW, so
+                // only W/NW with NE can be separate sets needing a union.
+                const bool nw = r > 0 && c > 0 && lab[i - cols - 1] == v;
+                const bool ne = r > 0 && c + 1 < cols && lab[i - cols + 1] == v;
+                if (nn) cur = prov[i - cols];
+                else if (w) cur = ne ? uf.unite(prov[i - 1], prov[i - cols + 1]) : prov[i - 1];
+                else if (nw) cur = ne ? uf.unite(prov[i - cols - 1], prov[i - cols + 1]) : prov[i - cols - 1];
+                else if (ne) cur = prov[i - cols + 1];
+            } else {
+                if (nn && w) cur = uf.unite(prov[i - cols], prov[i - 1]);
+                else if (nn) cur = prov[i - cols];
+                else if (w) cur = prov[i - 1];
+            }
+            prov[i] = cur ? cur : uf.make();
+        }
+    }
+
+    // Provisional ids were made in raster order, so numbering the roots in
+    // that order numbers components by their first pixel.
+    std::vector<std::uint32_t>& parent = uf.parents();
+    std::vector<std::uint32_t> final_id(parent.size(), 0);
+    std::uint32_t n = 0;
+    for (std::size_t k = 1; k < parent.size(); ++k) {
+        const std::uint32_t root = uf.find(static_cast<std::uint32_t>(k));
+        final_id[k] = root == k ? ++n : final_id[root];
+    }
+
+    cc.label.assign(n + 1, 0);
+    cc.area.assign(n + 1, 0);
+    cc.first.assign(n + 1, 0);
+    cc.row0.assign(n + 1, 0);
+    cc.col0.assign(n + 1, 0);
+    cc.row1.assign(n + 1, 0);
+    cc.col1.assign(n + 1, 0);
+    for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t c = 0; c < cols; ++c) {
+            const std::int64_t i = r * cols + c;
+            if (prov[i] == 0) continue;
+            const std::uint32_t x = final_id[prov[i]];
+            prov[i] = x;
+            if (cc.area[x]++ == 0) {
+                cc.label[x] = lab[i];
+                cc.first[x] = i;
+                cc.row0[x] = static_cast<std::int32_t>(r);
+                cc.row1[x] = static_cast<std::int32_t>(r + 1);
+                cc.col0[x] = static_cast<std::int32_t>(c);
+                cc.col1[x] = static_cast<std::int32_t>(c + 1);
+            } else {
+                cc.row1[x] = static_cast<std::int32_t>(r + 1);
+                if (c < cc.col0[x]) cc.col0[x] = static_cast<std::int32_t>(c);
+                if (c + 1 > cc.col1[x]) cc.col1[x] = static_cast<std::int32_t>(c + 1);
+            }
+        }
+    }
+    detail::mark_holes(cc, connectivity);
+    return cc;
+}
+
+}  // namespace samed2d

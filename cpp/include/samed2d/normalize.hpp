@@ -1,0 +1,150 @@
+// Self-Min-Max normalisation to 8 bits (SPEC section 2).
+//
+//   out = ceil(255 * (x - lo) / (hi - lo)), clipped to [0, 255]
+//
+// lo and hi are the extremes of the finite values of the whole buffer. Two
+// passes over the input, none over a temporary: one for lo/hi, one that maps.
+//
+// * Integers use the exact rational ceiling (255*u + d - 1) / d with u = x - lo
+//   and d = hi - lo, computed in unsigned arithmetic wide enough for the type
+//   (128 bits for 64-bit inputs). 8- and 16-bit inputs map through a table of
+//   d + 1 entries, so the second pass is one lookup per pixel.
+// * Floats (half, single, double) are widened to double and mapped in the
+//   SPEC's order: t = (x - lo) / (hi - lo); ceil(t * 255.0). NaN and +-Inf give 0.
+// * hi == lo, or no finite value: every output is 0. A finite range whose
+//   width overflows a double is an error (std::overflow_error).
+//
+// Inputs may be in either byte order (Swap); the buffer is read as a flat run
+// of n elements, so any C- or Fortran-contiguous array works in place.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "strided.hpp"
+
+namespace samed2d {
+
+// IEEE 754 binary16, stored as its bits: C++17 has no half type.
+struct Half {
+    std::uint16_t bits;
+};
+
+inline double half_to_double(std::uint16_t h) {
+    const int sign = h >> 15;
+    const int exp = (h >> 10) & 0x1f;
+    const int frac = h & 0x3ff;
+    double v;
+    if (exp == 0) {
+        v = std::ldexp(static_cast<double>(frac), -24);
+    } else if (exp == 31) {
+        v = frac ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+    } else {
+        v = std::ldexp(static_cast<double>(frac | 0x400), exp - 25);
+    }
+    return sign ? -v : v;
+}
+
+namespace detail {
+
+template <class T, bool Swap>
+void normalize_integer(const char* in, std::size_t n, std::uint8_t* out) {
+    static_assert(std::is_integral_v<T>);
+    using U = std::make_unsigned_t<T>;
+    const T* p = reinterpret_cast<const T*>(in);
+    T lo = load<T, Swap>(p);
+    T hi = lo;
+    for (std::size_t i = 1; i < n; ++i) {
+        const T v = load<T, Swap>(p + i);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (lo == hi) {
+        std::fill(out, out + n, std::uint8_t{0});
+        return;
+    }
+    // Two's complement difference: exact for every pair of T values.
+    const std::uint64_t d = static_cast<U>(static_cast<U>(hi) - static_cast<U>(lo));
+
+    if constexpr (sizeof(T) <= 2) {
+        std::vector<std::uint8_t> table(d + 1);
+        for (std::uint64_t u = 0; u <= d; ++u) {
+            table[u] = static_cast<std::uint8_t>((255 * u + d - 1) / d);
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            const U u = static_cast<U>(static_cast<U>(load<T, Swap>(p + i)) - static_cast<U>(lo));
+            out[i] = table[u];
+        }
+    } else if constexpr (sizeof(T) == 4) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t u = static_cast<U>(static_cast<U>(load<T, Swap>(p + i)) - static_cast<U>(lo));
+            out[i] = static_cast<std::uint8_t>((255 * u + d - 1) / d);
+        }
+    } else {
+        using W = unsigned __int128;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t u = static_cast<U>(static_cast<U>(load<T, Swap>(p + i)) - static_cast<U>(lo));
+            out[i] = static_cast<std::uint8_t>((W{255} * u + d - 1) / d);
+        }
+    }
+}
+
+template <class T, bool Swap>
+inline double load_double(const char* base, std::size_t i) {
+    if constexpr (std::is_same_v<T, Half>) {
+        return half_to_double(load<std::uint16_t, Swap>(base + 2 * i));
+    } else {
+        return static_cast<double>(load<T, Swap>(base + sizeof(T) * i));
+    }
+}
+
+template <class T, bool Swap>
+void normalize_float(const char* in, std::size_t n, std::uint8_t* out) {
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -lo;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = load_double<T, Swap>(in, i);
+        if (std::isfinite(x)) {
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+    }
+    const double d = hi - lo;
+    if (!(hi > lo)) {  // constant, or no finite value at all
+        std::fill(out, out + n, std::uint8_t{0});
+        return;
+    }
+    if (!std::isfinite(d)) {
+        throw std::overflow_error("value range too large: max - min overflows a double");
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = load_double<T, Swap>(in, i);
+        if (!std::isfinite(x)) {
+            out[i] = 0;
+            continue;
+        }
+        const double t = (x - lo) / d;
+        const double c = std::ceil(t * 255.0);
+        out[i] = static_cast<std::uint8_t>(c < 0.0 ? 0.0 : (c > 255.0 ? 255.0 : c));
+    }
+}
+
+}  // namespace detail
+
+// Normalises n elements of T (byte-swapped when Swap) at `in` into `out`.
+template <class T, bool Swap>
+void normalize(const char* in, std::size_t n, std::uint8_t* out) {
+    if (n == 0) return;
+    if constexpr (std::is_integral_v<T>) {
+        detail::normalize_integer<T, Swap>(in, n, out);
+    } else {
+        detail::normalize_float<T, Swap>(in, n, out);
+    }
+}
+
+}  // namespace samed2d
