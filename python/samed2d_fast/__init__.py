@@ -4,7 +4,19 @@ The public API; everything else is private.
 """
 
 from .instances import Instance, slice_instances
+from .io import InputError
+from .metadata import write_metadata
 from .normalize import normalize
+from .pipeline import convert_case
+from .record import CaseRecord
 
-__all__ = ["Instance", "normalize", "slice_instances"]
+__all__ = [
+    "CaseRecord",
+    "InputError",
+    "Instance",
+    "convert_case",
+    "normalize",
+    "slice_instances",
+    "write_metadata",
+]
 __version__ = "0.1.0"

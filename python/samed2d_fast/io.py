@@ -1,0 +1,216 @@
+"""Readers of one case's inputs (SPEC section 1): NIfTI volumes and 2D images.
+
+Readers return arrays as stored wherever SPEC allows, so that no scaled float
+copy of a volume is made: integer images with a positive slope come back as
+their stored integers (normalisation is invariant to an increasing affine
+map), and the RAS+ reorientation is a view (flips and transposes only).
+Every failure is an ``InputError`` whose message names the file and the cause.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import nibabel as nib
+import numpy as np
+from nibabel import orientations
+from PIL import Image
+
+MAX_LABEL = 2**32 - 1
+LABEL_TOLERANCE = 1e-3
+AFFINE_TOLERANCE = 1e-3
+
+
+class InputError(ValueError):
+    """A case's input cannot be converted; the message names the file and the cause."""
+
+
+@dataclass
+class Volume:
+    """A NIfTI array in its stored layout plus the transform to RAS+."""
+
+    path: str
+    data: np.ndarray          # stored order, 3D or 4D (X, Y, Z[, C])
+    ornt: np.ndarray          # nibabel orientation to the closest canonical RAS+
+    affine_ras: np.ndarray    # the affine after reorientation
+
+    def ras(self, array: np.ndarray | None = None) -> np.ndarray:
+        """``array`` (default: the data) reoriented to RAS+, as a view."""
+        return orientations.apply_orientation(self.data if array is None else array, self.ornt)
+
+    @property
+    def spatial_shape(self) -> tuple:
+        return tuple(int(self.data.shape[i]) for i in np.argsort(self.ornt[:, 0]))
+
+
+def _load_nifti(path) -> nib.Nifti1Image:
+    try:
+        img = nib.load(os.fspath(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except Exception as exc:  # nibabel raises many kinds for a broken file
+        raise InputError(f"{path}: not a readable NIfTI file ({exc})") from None
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise InputError(f"{path}: not a NIfTI-1/2 image ({type(img).__name__})")
+    return img
+
+
+def _read_array(img, path, scaled_floats: bool) -> np.ndarray:
+    """The stored integers where scaling may be skipped, else ``get_fdata()``."""
+    proxy = img.dataobj
+    stored = img.get_data_dtype()
+    slope, inter = float(proxy.slope), float(proxy.inter)
+    try:
+        if stored.kind in "iu" and (slope > 0 if not scaled_floats else (slope == 1 and inter == 0)):
+            data = np.asanyarray(proxy.get_unscaled())
+        else:
+            data = img.get_fdata()
+    except Exception as exc:  # truncated or corrupt data
+        raise InputError(f"{path}: cannot read the voxel data ({exc})") from None
+    return data
+
+
+def _squeeze_to_3d_or_4d(data: np.ndarray, path) -> np.ndarray:
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        data = data[:, :, np.newaxis]
+    if data.ndim not in (3, 4):
+        raise InputError(f"{path}: expected a 2D, 3D or 4D volume, got shape {data.shape}")
+    return data
+
+
+def _volume(img, data, path) -> Volume:
+    ornt = orientations.io_orientation(img.affine)
+    affine = img.affine @ orientations.inv_ornt_aff(ornt, data.shape[:3])
+    return Volume(str(path), data, ornt, affine)
+
+
+def read_nifti_image(path) -> Volume:
+    """An image volume: 3D, or 4D with channels last."""
+    img = _load_nifti(path)
+    data = _squeeze_to_3d_or_4d(_read_array(img, path, scaled_floats=False), path)
+    return _volume(img, data, path)
+
+
+def read_nifti_label(path) -> Volume:
+    """A 3D label map of validated integer labels."""
+    img = _load_nifti(path)
+    data = _squeeze_to_3d_or_4d(_read_array(img, path, scaled_floats=True), path)
+    if data.ndim != 3:
+        raise InputError(f"{path}: a label map must be 3D, got shape {data.shape}")
+    return _volume(img, validate_labels(data, path), path)
+
+
+def check_same_grid(image: Volume, label: Volume) -> None:
+    shape_i, shape_l = image.ras().shape[:3], label.ras().shape
+    if shape_i != shape_l:
+        raise InputError(
+            f"{label.path}: label grid {shape_l} differs from image grid {shape_i} ({image.path})"
+        )
+    diff = float(np.max(np.abs(image.affine_ras - label.affine_ras)))
+    if not diff <= AFFINE_TOLERANCE:
+        raise InputError(
+            f"{label.path}: label affine differs from the image's by {diff:.3g} ({image.path})"
+        )
+
+
+def validate_labels(data: np.ndarray, path) -> np.ndarray:
+    """Integer labels in [0, 2^32-1], native byte order; floats rounded within 1e-3."""
+    if data.size == 0:
+        return data.astype(np.uint8)
+    if data.dtype.kind == "b":
+        return data.astype(np.uint8)
+    if data.dtype.kind == "f":
+        rounded = np.rint(data)
+        bad = ~(np.abs(data - rounded) <= LABEL_TOLERANCE)
+        if bad.any():
+            raise InputError(f"{path}: label value {data[bad].flat[0]!r} is not an integer")
+        data = rounded
+    elif data.dtype.kind not in "iu":
+        raise InputError(f"{path}: labels of dtype {data.dtype} are not supported")
+    lo, hi = data.min(), data.max()
+    if lo < 0:
+        raise InputError(f"{path}: negative label value {_plain(lo)}")
+    if hi > MAX_LABEL:
+        raise InputError(f"{path}: label value {_plain(hi)} above 2^32-1")
+    if data.dtype.kind == "f":
+        return data.astype(np.min_scalar_type(int(hi)))
+    if not data.dtype.isnative:
+        return data.astype(data.dtype.newbyteorder("="))
+    return data
+
+
+def _plain(value):
+    value = value.item()
+    return int(value) if float(value).is_integer() else value
+
+
+# ---- 2D files ------------------------------------------------------------------
+
+_GREY_MODES = {"L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
+_COLOUR_VIA_RGB = {"P", "PA", "CMYK", "YCbCr", "RGBA", "RGBX", "RGBa"}
+
+
+def _open_2d(path) -> Image.Image:
+    try:
+        im = Image.open(os.fspath(path))
+        im.load()  # decode the first frame now so a broken file fails here
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable image ({exc})") from None
+    return im
+
+
+def read_2d_image(path) -> np.ndarray:
+    """(H, W) for grey modes, (H, W, 3) for colour ones: the mode decides, not the content."""
+    with _open_2d(path) as im:
+        mode = im.mode
+        if mode == "1":
+            return np.asarray(im, dtype=np.uint8) * np.uint8(255)
+        if mode == "LA":
+            return np.asarray(im.getchannel(0))
+        if mode in _GREY_MODES or mode == "RGB":
+            return np.asarray(im)
+        if mode in _COLOUR_VIA_RGB:
+            return np.asarray(im.convert("RGB"))
+    raise InputError(f"{path}: unsupported image mode {mode}")
+
+
+def read_2d_label(path, binary: bool | None = None) -> np.ndarray:
+    """A 2D label image as validated integer labels (SPEC section 1, in its order)."""
+    with _open_2d(path) as im:
+        if im.format == "JPEG":
+            return (np.asarray(im.convert("L")) >= 128).astype(np.uint8)
+        mode = im.mode
+        if mode in ("P", "PA"):
+            labels = np.asarray(im.getchannel(0)) if mode == "PA" else np.asarray(im)
+        elif mode == "1":
+            labels = np.asarray(im, dtype=np.uint8) * np.uint8(255)
+        elif mode in ("RGB", "RGBA", "RGBX"):
+            rgb = np.asarray(im)[..., :3]
+            if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                raise InputError(f"{path}: RGB label image is not grey (its channels differ)")
+            labels = rgb[..., 0]
+        elif mode == "LA":
+            labels = np.asarray(im.getchannel(0))
+        elif mode in _GREY_MODES:
+            labels = np.asarray(im)
+        else:
+            raise InputError(f"{path}: unsupported label image mode {mode}")
+    labels = validate_labels(labels, path)
+    if binary is None:
+        binary = is_binary_mask(labels)
+    if binary:
+        if not is_binary_mask(labels) and labels.any():
+            raise InputError(f"{path}: binary mask holds values other than 0 and 255")
+        return (labels == 255).astype(np.uint8)
+    return labels
+
+
+def is_binary_mask(labels: np.ndarray) -> bool:
+    """True when the only non-zero value is 255."""
+    nonzero = labels[labels != 0]
+    return nonzero.size > 0 and bool(np.all(nonzero == 255))

@@ -1,0 +1,122 @@
+"""Records -> the release's JSON files and the SAM-Med2D split files (SPEC sections 5-6).
+
+This is also where classes whose id was unknown while cases were converted
+(union classes, classes missing from a given mapping) get their final ids and
+their files are renamed. Everything here depends only on the set of records,
+so one run, a resumed run and merged parts end with the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+from .naming import format_class_id, mask_sort_key, parse_mask_path
+from .output import write_json
+from .record import CaseRecord
+
+RELEASE_JSON = "SAMed2D_v1.json"
+CLASS_MAPPING_JSON = "SAMed2D_v1_class_mapping_id.json"
+TRAIN_JSON = "image2label_train.json"
+TEST_JSON = "label2image_test.json"
+
+
+def is_test_case(split_key: str, test_fraction: float) -> bool:
+    """SPEC section 6: the case is in the test part when its hash falls below the fraction."""
+    digest = hashlib.sha1(split_key.encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) / 2**32 < test_fraction
+
+
+def final_class_ids(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
+    """Per data set: pending class field -> final id, in sorted class-name order."""
+    largest: Dict[str, int] = defaultdict(lambda: -1)
+    pending: Dict[str, Dict[str, str]] = defaultdict(dict)  # dataset -> name -> pending field
+    for rec in records:
+        largest[rec.dataset] = max(largest[rec.dataset], rec.declared_max_id)
+        for name, field in {**rec.declared, **rec.classes}.items():
+            if field.startswith("u"):
+                pending[rec.dataset][name] = field
+            else:
+                largest[rec.dataset] = max(largest[rec.dataset], int(field))
+    out = {}
+    for dataset, names in pending.items():
+        start = largest[dataset] + 1
+        out[dataset] = {names[name]: format_class_id(start + i) for i, name in enumerate(sorted(names))}
+    return out
+
+
+def _renamed(path: str, renames: Dict[str, str]) -> str:
+    name = parse_mask_path(path)
+    if name.class_field not in renames:
+        return path
+    return f"masks/{name.image_stem}--{renames[name.class_field]}_{name.instance:03d}.png"
+
+
+def assign_final_ids(out_dir, records: List[CaseRecord]) -> List[CaseRecord]:
+    """Gives pending classes their ids, renames their files, returns updated records.
+
+    Idempotent: a file already renamed by an earlier (interrupted) call is left as it is.
+    """
+    out_dir = Path(out_dir)
+    ids = final_class_ids(records)
+    updated = []
+    for rec in records:
+        renames = ids.get(rec.dataset, {})
+        images = {}
+        for image, masks in rec.images.items():
+            new_masks = []
+            for mask in masks:
+                new = _renamed(mask, renames)
+                if new != mask and (out_dir / mask).exists():
+                    os.replace(out_dir / mask, out_dir / new)
+                new_masks.append(new)
+            images[image] = sorted(new_masks, key=mask_sort_key)
+        updated.append(
+            CaseRecord(
+                dataset=rec.dataset,
+                case=rec.case,
+                sources=rec.sources,
+                images=images,
+                classes={n: renames.get(f, f) for n, f in rec.classes.items()},
+                declared={n: renames.get(f, f) for n, f in rec.declared.items()},
+                declared_max_id=rec.declared_max_id,
+            )
+        )
+    return updated
+
+
+def write_metadata(out_dir, records: Iterable[CaseRecord], test_fraction: float = 0.2) -> List[CaseRecord]:
+    """Writes SAMed2D_v1.json, the class mapping and the SAM-Med2D split files.
+
+    Pending classes get their ids first (and their files are renamed); returns
+    the records with final names.
+    """
+    out_dir = Path(out_dir)
+    records = sorted(records, key=lambda r: (r.dataset, r.case))
+    records = assign_final_ids(out_dir, records)
+    prefix = out_dir.resolve().name
+    release: Dict[str, List[str]] = {}
+    mapping: Dict[str, Dict[str, str]] = defaultdict(dict)
+    train: Dict[str, List[str]] = {}
+    test: Dict[str, str] = {}
+    for rec in records:
+        mapping[rec.dataset].update(rec.declared)
+        mapping[rec.dataset].update(rec.classes)
+        in_test = is_test_case(rec.split_key, test_fraction)
+        for image, masks in rec.images.items():
+            release[image] = masks
+            if not masks:
+                continue
+            if in_test:
+                for mask in masks:
+                    test[f"{prefix}/{mask}"] = f"{prefix}/{image}"
+            else:
+                train[f"{prefix}/{image}"] = [f"{prefix}/{m}" for m in masks]
+    write_json(out_dir / RELEASE_JSON, release)
+    write_json(out_dir / CLASS_MAPPING_JSON, dict(mapping))
+    write_json(out_dir / TRAIN_JSON, train)
+    write_json(out_dir / TEST_JSON, test)
+    return records

@@ -1,0 +1,239 @@
+"""convert_case: one case from its input files to written PNGs and a record.
+
+    read -> normalise (whole volume, per channel) -> slice -> instances -> encode -> write
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import io
+from .instances import Instance, slice_instances
+from .naming import (
+    DIM_SLICE_2D,
+    clean_field,
+    format_class_id,
+    image_path,
+    image_stem,
+    mask_path,
+    mask_sort_key,
+    pending_class_field,
+)
+from .normalize import normalize
+from .output import encode_mask_png, encode_png, inside, write_atomic
+from .record import CaseRecord
+from .slicing import display_slice, display_view, kept_slices
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+IGNORE = "ignore"
+
+
+def case_name_of(path) -> str:
+    """The file name without ``.nii.gz``/``.nii`` or its image extension."""
+    name = os.path.basename(os.fspath(path))
+    for suffix in NIFTI_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return os.path.splitext(name)[0]
+
+
+def is_nifti(path) -> bool:
+    return os.fspath(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+class ClassTable:
+    """Names and class fields of label values (SPEC section 5)."""
+
+    def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]]):
+        class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
+        counts = Counter(class_names.values())
+        self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
+        self._ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
+        self.ignored = sorted(v for v, n in class_names.items() if n == IGNORE)
+        declared_values = set(class_names) | set(self._ids or {})
+        self.declared = {
+            self.name(v): self.field(v) for v in sorted(declared_values) if v != 0 and v not in self.ignored
+        }
+        known = [int(self.field(v)) for v in declared_values if not self.field(v).startswith("u")]
+        self.declared_max_id = max(known, default=-1)
+
+    def name(self, value: int) -> str:
+        return self._names.get(value, f"label_{value}")
+
+    def field(self, value: int) -> str:
+        if self._ids is None:
+            return format_class_id(value)
+        if value in self._ids:
+            return format_class_id(self._ids[value])
+        return pending_class_field(self.name(value))
+
+    def union_name(self, members: Sequence[int]) -> str:
+        names = [self.name(members[0])]
+        for value in members[1:]:
+            if self.name(value) not in names:
+                names.append(self.name(value))
+        return "union_" + "_".join(names)
+
+    def name_and_field(self, inst: Instance) -> Tuple[str, str]:
+        if inst.union:
+            name = self.union_name(inst.members)
+            return name, pending_class_field(name)
+        return self.name(inst.label), self.field(inst.label)
+
+
+def _modalities(modality: Union[str, Sequence[str]], channels: int, source) -> List[str]:
+    tags = [modality] * channels if isinstance(modality, str) else list(modality)
+    if len(tags) != channels:
+        raise ValueError(f"{source}: {channels} channel(s) but {len(tags)} modality tag(s) given")
+    return [clean_field(t) for t in tags]
+
+
+class _CaseWriter:
+    """Writes one case's files, and removes them all again if the case fails."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = Path(out_dir)
+        for sub in ("images", "masks"):
+            (self.out_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.written: List[Path] = []
+
+    def write(self, relative: str, data: bytes) -> None:
+        path = inside(self.out_dir, relative)
+        write_atomic(path, data)
+        self.written.append(path)
+
+    def discard(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+
+def convert_case(
+    image,
+    label,
+    out_dir,
+    *,
+    dataset: str,
+    modality: Union[str, Sequence[str]],
+    case: Optional[str] = None,
+    class_names: Optional[Mapping[int, str]] = None,
+    class_ids: Optional[Mapping[int, int]] = None,
+    connectivity: int = 8,
+    consolidate: str = "outer",
+    keep_empty: bool = False,
+    rgb: bool = False,
+    binary: Optional[bool] = None,
+) -> CaseRecord:
+    """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
+
+    Returns a CaseRecord of what was written. On any failure nothing of this
+    case stays in ``out_dir`` and the error names the file and the cause.
+    """
+    paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
+    if not paths:
+        raise ValueError("convert_case: no image file given")
+    table = ClassTable(class_names, class_ids)
+    dataset_field = clean_field(dataset)
+    case_field = clean_field(case if case is not None else case_name_of(paths[0]))
+    if all(is_nifti(p) for p in paths) and is_nifti(label):
+        images, labels = _read_volume_case(paths, label)
+    elif len(paths) == 1 and not is_nifti(paths[0]) and not is_nifti(label):
+        images, labels = _read_2d_case(paths[0], label, binary)
+    else:
+        raise io.InputError(f"{label}: image and label must both be NIfTI, or one 2D image and one 2D label")
+    labels = _without_ignored(labels, table)
+    modalities = _modalities(modality, len(images), paths[0])
+    case_fields = [case_field] * len(images)
+    if len(set(modalities)) < len(modalities):
+        case_fields = [f"{case_field}_{c:04d}" for c in range(len(images))]
+
+    writer = _CaseWriter(Path(out_dir))
+    record = CaseRecord(
+        dataset=dataset_field,
+        case=case_field,
+        sources=tuple(os.fspath(p) for p in [*paths, label]),
+        images={},
+        classes={},
+        declared=dict(table.declared),
+        declared_max_id=table.declared_max_id,
+    )
+    try:
+        for slice_id, image_slices, label_slice in _slices(images, labels):
+            instances = slice_instances(label_slice, connectivity=connectivity, consolidate=consolidate)
+            if not instances and not keep_empty:
+                continue
+            masks = _name_masks(instances, table, record.classes)
+            for c, pixels in enumerate(image_slices):
+                stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
+                if rgb and pixels.ndim == 2:
+                    pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
+                writer.write(image_path(stem), encode_png(pixels))
+                names = []
+                for (class_field, number), png in masks:
+                    names.append(mask_path(stem, class_field, number))
+                    writer.write(names[-1], png)
+                record.images[image_path(stem)] = sorted(names, key=mask_sort_key)
+    except BaseException:
+        writer.discard()
+        raise
+    return record
+
+
+def _name_masks(instances, table: ClassTable, classes: Dict[str, str]):
+    """((class field, instance number), PNG bytes) per instance, numbered per class in order."""
+    counters: Counter = Counter()
+    out = []
+    for inst in instances:
+        name, class_field = table.name_and_field(inst)
+        classes[name] = class_field
+        out.append(((class_field, counters[class_field]), encode_mask_png(inst.mask)))
+        counters[class_field] += 1
+    return out
+
+
+def _normalised(stored: np.ndarray, source) -> np.ndarray:
+    try:
+        return normalize(stored)
+    except ValueError as exc:
+        raise io.InputError(f"{source}: {exc}") from None
+
+
+def _read_volume_case(paths, label):
+    """Channels (each normalised over its whole volume, RAS+ views) and the RAS+ label map."""
+    lab = io.read_nifti_label(label)
+    images = []
+    for path in paths:
+        vol = io.read_nifti_image(path)
+        io.check_same_grid(vol, lab)
+        channels = [vol.data[..., c] for c in range(vol.data.shape[3])] if vol.data.ndim == 4 else [vol.data]
+        images.extend(vol.ras(_normalised(stored, path)) for stored in channels)
+    return images, lab.ras()
+
+
+def _read_2d_case(image, label, binary):
+    pixels = io.read_2d_image(image)
+    labels = io.read_2d_label(label, binary=binary)
+    if labels.shape != pixels.shape[:2]:
+        raise io.InputError(
+            f"{label}: label size {labels.shape} differs from image size {pixels.shape[:2]} ({image})"
+        )
+    return [_normalised(pixels, image)], labels
+
+
+def _without_ignored(labels: np.ndarray, table: ClassTable) -> np.ndarray:
+    if not table.ignored:
+        return labels
+    return np.where(np.isin(labels, table.ignored), 0, labels).astype(labels.dtype)
+
+
+def _slices(images: List[np.ndarray], labels: np.ndarray):
+    """(dim_slice_id, [image slice per channel], label slice) in SPEC order."""
+    if labels.ndim == 2:
+        yield DIM_SLICE_2D, images, labels
+        return
+    for axis, index, slice_id in kept_slices(labels.shape):
+        yield slice_id, [display_slice(im, axis, index) for im in images], display_view(labels, axis, index)
