@@ -54,6 +54,31 @@ def mask_path(stem: str, class_field: str, instance: int) -> str:
     return f"masks/{stem}{SEPARATOR}{class_field}_{instance:03d}.png"
 
 
+class ImageName(NamedTuple):
+    modality: str
+    dataset: str
+    case: str
+    slice_id: str
+
+
+_SLICE_ID = re.compile(r"^(?:[xyz]_[0-9]{4,}|2d_none)$")
+
+
+def parse_image_stem(stem: str) -> ImageName:
+    """Splits ``<modality>--<dataset>--<case>--<dim_slice_id>``; ValueError when it does not parse."""
+    fields = stem.split(SEPARATOR)
+    if len(fields) != 4 or not all(fields) or clean_field(fields[2]) != fields[2] or not _SLICE_ID.match(fields[3]):
+        raise ValueError(f"not an image name: {stem}")
+    return ImageName(*fields)
+
+
+def parse_image_path(path: str) -> ImageName:
+    name = path.rsplit("/", 1)[-1]
+    if not name.endswith(".png"):
+        raise ValueError(f"not an image name: {path}")
+    return parse_image_stem(name[: -len(".png")])
+
+
 class MaskName(NamedTuple):
     image_stem: str
     class_field: str
@@ -67,8 +92,9 @@ def parse_mask_path(path: str) -> MaskName:
         raise ValueError(f"not a mask name: {path}")
     stem, sep, tail = name[: -len(".png")].rpartition(SEPARATOR)
     match = _MASK_TAIL.match(tail)
-    if not sep or match is None or len(stem.split(SEPARATOR)) != 4:
+    if not sep or match is None:
         raise ValueError(f"not a mask name: {path}")
+    parse_image_stem(stem)
     return MaskName(stem, match["class_id"], int(match["instance"]))
 
 

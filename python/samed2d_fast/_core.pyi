@@ -1,0 +1,27 @@
+"""Types of the private compiled module (cpp/bindings)."""
+
+from typing import TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+class RawInstances(TypedDict):
+    components: npt.NDArray[np.uint32]
+    component: npt.NDArray[np.uint32]
+    label: npt.NDArray[np.uint32]
+    union: npt.NDArray[np.bool_]
+    area: npt.NDArray[np.int64]
+    bbox: npt.NDArray[np.int32]
+    member_offsets: npt.NDArray[np.int64]
+    member_components: npt.NDArray[np.uint32]
+    label_offsets: npt.NDArray[np.int64]
+    member_labels: npt.NDArray[np.uint32]
+
+def normalize(array: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]: ...
+def display_slice(volume: npt.NDArray[np.generic], axis: int, index: int) -> npt.NDArray[np.generic]: ...
+def slice_instances(
+    label: npt.NDArray[np.integer],
+    connectivity: int = 8,
+    consolidate: str = "outer",
+    min_area_ratio: float = 100 / 65536,
+) -> RawInstances: ...

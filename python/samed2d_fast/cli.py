@@ -1,0 +1,323 @@
+"""The ``samed2d`` command: bulk conversion of whole data sets, verification, a demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from . import __version__
+from .datasets import (
+    Dataset,
+    DatasetError,
+    decide_binary,
+    find_dataset,
+    find_globs,
+    load_class_names_file,
+    name_collisions,
+)
+from .executors import Options, run_local
+from .metadata import write_metadata
+from .output import write_json
+from .progress import Progress
+from .state import (
+    SUMMARY_JSON,
+    clear_output,
+    completed_keys,
+    is_empty,
+    load_records,
+    remove_partial_files,
+    summarise,
+    write_failures,
+)
+
+EXAMPLES_CONVERT = """\
+examples:
+  samed2d convert Task03_Liver/ out/                 # an MSD or nnU-Net raw data set
+  samed2d convert Dataset027_ACDC/ Task01_BrainTumour/ out/ -j 8
+  samed2d convert ISIC/ out/ --modality dermoscopy_00   # images/ + masks/ folders
+  samed2d convert --images 'raw/*_ct.nii.gz' --labels 'raw/*_seg.nii.gz' --modality CT out/
+  samed2d convert Task03_Liver/ out/ --resume         # go on after an interruption
+"""
+
+
+class UsageError(Exception):
+    """A problem with the command line or OUT; exits with status 2."""
+
+
+def _workers(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _fraction(value: str) -> float:
+    f = float(value)
+    if not 0.0 <= f <= 1.0:
+        raise argparse.ArgumentTypeError("must be within [0, 1]")
+    return f
+
+
+def _add_conversion_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("conversion (SPEC sections 3-5)")
+    g.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
+                   help="connectivity of masks (default 8; holes use the complementary one)")
+    g.add_argument("--consolidate", choices=("outer", "union", "off"), default="outer",
+                   help="containment consolidation: outer (default) merges enclosed masks into the "
+                        "enclosing one, union adds the united mask as an extra class, off does nothing")
+    g.add_argument("--keep-empty", action="store_true", help="also write images that have no mask")
+    g.add_argument("--rgb", action="store_true", help="write grey images as RGB with three equal channels")
+    g.add_argument("--test-fraction", type=_fraction, default=0.2,
+                   help="fraction of cases in label2image_test.json (default 0.2, split by case)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("running")
+    g.add_argument("-j", "--workers", type=_workers, default=os.cpu_count() or 1,
+                   help="cases converted in parallel (default: the machine's cores)")
+    g.add_argument("--resume", action="store_true",
+                   help="go on with an interrupted run in OUT: complete cases are kept")
+    g.add_argument("--overwrite", action="store_true", help="remove an earlier run's output in OUT first")
+    g.add_argument("--fail-fast", action="store_true", help="stop at the first case that fails")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samed2d",
+        description="Convert medical segmentation data sets into the SA-Med2D-20M layout "
+                    "(images/, masks/, SAMed2D_v1.json, class mapping, SAM-Med2D split files).",
+        epilog="Run 'samed2d COMMAND --help' for the options and examples of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"samed2d_fast {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "convert", help="convert raw data sets (MSD, nnU-Net, 2D folders, globs) into OUT",
+        description=textwrap.dedent("""\
+            Convert raw data sets into the SA-Med2D-20M layout in OUT.
+            Each SRC is detected by its shape: an MSD / nnU-Net v1 / v2 folder (dataset.json,
+            imagesTr/, labelsTr/), or a 2D folder (images/ and masks/ or labels/, matched by
+            file stem). Anything else: --images GLOB --labels GLOB, matched by case name."""),
+        epilog=EXAMPLES_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="SRC... OUT", help="source folders, then the output folder")
+    p.add_argument("--images", metavar="GLOB", help="image files (with --labels), matched by case name")
+    p.add_argument("--labels", metavar="GLOB", help="label files (with --images)")
+    p.add_argument("--dataset", metavar="NAME", help="data set name (default: dataset.json's name, else the folder's)")
+    p.add_argument("--modality", nargs="+", metavar="TAG",
+                   help="modality: one tag, or one per channel (CT, MR, T1, T1Gd, T2, FLAIR, ADC, DWI, PET, "
+                        "or a release tag such as ct_00, dermoscopy_00); default: dataset.json's channels")
+    p.add_argument("--class-names", metavar="FILE",
+                   help='JSON class names, {"1": "liver"} or {"liver": 1} (default: dataset.json labels)')
+    p.add_argument("--dry-run", action="store_true",
+                   help="list pairs, modalities, classes and slices per case from the headers only")
+    _add_conversion_options(p)
+    _add_run_options(p)
+
+    p = sub.add_parser(
+        "verify", help="check that OUT is complete and consistent",
+        description="Check OUT: every listed file exists and decodes, masks are 0/255 and of their "
+                    "image's size, names parse, and no image or mask is unlisted. Exit 1 with a list otherwise.",
+        epilog="example:\n  samed2d verify out/", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", metavar="OUT")
+
+    p = sub.add_parser(
+        "demo", help="convert a synthetic phantom (no download) to see the whole job",
+        description="Write a synthetic CT phantom (nnU-Net layout) and a 2D colour data set into "
+                    "OUT/raw, convert both into OUT/SAMed2Dv1 exactly as 'convert' does, and verify it.",
+        epilog="examples:\n  samed2d demo\n  samed2d demo /tmp/demo -j 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", nargs="?", default="samed2d_demo", metavar="OUT", help="default: ./samed2d_demo")
+    _add_conversion_options(p)
+    _add_run_options(p)
+    return parser
+
+
+# ---- convert -------------------------------------------------------------------------
+
+
+def _datasets_from_args(args, sources: Sequence[str]) -> List[Dataset]:
+    class_names = load_class_names_file(args.class_names) if args.class_names else None
+    if args.images or args.labels:
+        if not (args.images and args.labels):
+            raise UsageError("--images and --labels go together")
+        if sources:
+            raise UsageError("give either SRC folders or --images/--labels, not both")
+        return [find_globs(args.images, args.labels, args.dataset, args.modality, class_names)]
+    if not sources:
+        raise UsageError("no SRC given: samed2d convert SRC [SRC...] OUT")
+    if args.dataset and len(sources) > 1:
+        raise UsageError("--dataset names one data set; give one SRC with it")
+    return [find_dataset(s, name=args.dataset, modality=args.modality, class_names=class_names) for s in sources]
+
+
+def _prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    if not is_empty(out):
+        if overwrite:
+            clear_output(out)
+        elif not resume:
+            raise UsageError(f"{out} is not empty: add --resume to go on with the run there, "
+                             f"or --overwrite to replace it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    remove_partial_files(out)
+
+
+def convert(datasets: List[Dataset], out: Path, options: Options, *, workers: int, resume: bool,
+            overwrite: bool, fail_fast: bool, progress: bool, test_fraction: float) -> int:
+    """The whole job: cases -> files and records -> metadata -> summary. Returns the exit status."""
+    start = time.perf_counter()
+    _prepare_out(out, resume, overwrite)
+    specs = [spec for ds in datasets for spec in ds.cases]
+    failures: Dict[str, str] = {}
+    for key, group in name_collisions(specs).items():
+        sources = " and ".join(s.images[0] for s in group)
+        failures[key] = f"{sources}: case names collide as {key!r}"
+    done = completed_keys(out)
+    todo = [s for s in specs if s.key not in failures and s.key not in done]
+    for ds in datasets:
+        decide_binary(ds)
+    bar = Progress(total=len(todo), enabled=progress)
+    stop = (lambda r: r.error is not None) if fail_fast else (lambda r: False)
+    for result in run_local(todo, out, options, workers, stop=stop):
+        if result.error:
+            failures[result.key] = result.error
+            bar.write(f"FAILED {result.error}")
+        bar.update(result.record)
+    bar.close()
+    records = write_metadata(out, load_records(out), test_fraction=test_fraction)
+    summary = summarise(records)
+    summary["failed"] = len(failures)
+    summary["skipped_unlabelled"] = sum(len(ds.unlabelled) for ds in datasets)
+    write_json(out / SUMMARY_JSON, summary)
+    write_failures(out, failures)
+    _print_summary(summary, failures, out, time.perf_counter() - start, skipped=len(done))
+    return 1 if failures else 0
+
+
+def _print_summary(summary: dict, failures: Dict[str, str], out: Path, seconds: float, skipped: int) -> None:
+    lines = [f"\n{summary['cases']} cases, {summary['images']} images, {summary['masks']} masks in {out}"
+             f"  ({seconds:.1f} s{f', {skipped} cases kept from before' if skipped else ''})"]
+    lines.append(f"\n{'modality':<20}{'images':>10}{'masks':>10}")
+    for modality, row in sorted(summary["per_modality"].items()):
+        lines.append(f"{modality:<20}{row['images']:>10}{row['masks']:>10}")
+    classes = sorted(summary["per_class"].items(), key=lambda kv: (-kv[1], kv[0]))
+    if classes:
+        lines.append(f"\n{'class (top 15 by masks)':<50}{'masks':>10}")
+        lines += [f"{name:<50}{count:>10}" for name, count in classes[:15]]
+        if len(classes) > 15:
+            lines.append(f"... and {len(classes) - 15} more classes (see summary.json)")
+    if summary["skipped_unlabelled"]:
+        lines.append(f"\n{summary['skipped_unlabelled']} image files without a label were skipped")
+    if failures:
+        lines.append(f"\n{len(failures)} case(s) FAILED (also in {out / 'failures.json'}):")
+        lines += [f"  {failures[k]}" for k in sorted(failures)]
+    print("\n".join(lines))
+
+
+def _dry_run(datasets: List[Dataset]) -> int:
+    from .headers import case_slices  # header reading is only needed here
+
+    ok = True
+    for ds in datasets:
+        print(f"{ds.name}  [{ds.layout}]  {ds.source}")
+        print(f"  {len(ds.cases)} cases, {len(ds.unlabelled)} images without a label (skipped)")
+        print(f"  classes: {', '.join(f'{v}={n}' for v, n in sorted(ds.class_names.items())) or '(unnamed)'}")
+        for spec in ds.cases:
+            try:
+                info = case_slices(spec)
+            except (ValueError, OSError) as exc:
+                ok = False
+                print(f"  {spec.case}: ERROR {exc}")
+                continue
+            print(f"  {spec.case}: {' '.join(spec.modality)}  {info}")
+    collisions = name_collisions([s for ds in datasets for s in ds.cases])
+    for key, group in collisions.items():
+        ok = False
+        print(f"ERROR case names collide as {key!r}: {', '.join(s.images[0] for s in group)}")
+    return 0 if ok else 1
+
+
+def _cmd_convert(args) -> int:
+    if args.images or args.labels:
+        sources, out = [], args.paths[-1]
+        if len(args.paths) != 1:
+            raise UsageError("with --images/--labels give only OUT")
+    else:
+        if len(args.paths) < 2:
+            raise UsageError("give SRC [SRC...] OUT")
+        sources, out = args.paths[:-1], args.paths[-1]
+    datasets = _datasets_from_args(args, sources)
+    if args.dry_run:
+        return _dry_run(datasets)
+    return convert(datasets, Path(out), _options(args), workers=args.workers, resume=args.resume,
+                   overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
+                   test_fraction=args.test_fraction)
+
+
+def _options(args) -> Options:
+    return Options(connectivity=args.connectivity, consolidate=args.consolidate,
+                   keep_empty=args.keep_empty, rgb=args.rgb)
+
+
+# ---- verify and demo -------------------------------------------------------------------
+
+
+def _cmd_verify(args) -> int:
+    from .verify import verify_output
+
+    problems = verify_output(Path(args.out))
+    if problems:
+        print(f"{args.out}: {len(problems)} problem(s)")
+        for line in problems:
+            print(f"  {line}")
+        return 1
+    print(f"{args.out}: OK")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .phantom import write_demo_dataset
+    from .verify import verify_output
+
+    root = Path(args.out)
+    raw, out = root / "raw", root / "SAMed2Dv1"
+    print(f"writing the synthetic phantom data sets to {raw} ...")
+    written = write_demo_dataset(raw)
+    datasets = [
+        find_dataset(written["PhantomCT"]["root"]),
+        find_dataset(written["PhantomDerm"]["root"], modality=["dermoscopy_00"]),
+    ]
+    status = convert(datasets, out, _options(args), workers=args.workers, resume=args.resume,
+                     overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
+                     test_fraction=args.test_fraction)
+    problems = verify_output(out)
+    print(f"\noutput: {out.resolve()}  (verify: {'OK' if not problems else f'{len(problems)} problems'})")
+    return status or (1 if problems else 0)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except (UsageError, DatasetError) as exc:
+        print(f"samed2d {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: run again with --resume to go on", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Running cases: in this process, or in a local pool of worker processes.
+
+Each case is converted and its record saved by the worker itself, so the
+parent only counts results; the output never depends on which worker ran a
+case or in which order cases finished.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional
+
+from .datasets import CaseSpec
+from .pipeline import convert_case
+from .record import CaseRecord
+from .state import save_record
+
+
+@dataclass(frozen=True)
+class Options:
+    """Conversion options shared by every case of a run."""
+
+    connectivity: int = 8
+    consolidate: str = "outer"
+    keep_empty: bool = False
+    rgb: bool = False
+
+
+@dataclass
+class CaseResult:
+    key: str
+    record: Optional[CaseRecord]
+    error: Optional[str]
+    seconds: float
+
+
+def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
+    """Converts one case and saves its record; any failure becomes an error line."""
+    start = time.perf_counter()
+    try:
+        record = convert_case(
+            list(spec.images) if len(spec.images) > 1 else spec.images[0],
+            spec.label,
+            out_dir,
+            dataset=spec.dataset,
+            modality=spec.modality_arg(),
+            case=spec.case,
+            class_names=spec.class_names,
+            binary=spec.binary,
+            connectivity=options.connectivity,
+            consolidate=options.consolidate,
+            keep_empty=options.keep_empty,
+            rgb=options.rgb,
+        )
+        save_record(out_dir, spec.key, record)
+    except Exception as exc:  # one case's failure must not stop the run
+        message = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+        if spec.label not in message and not any(p in message for p in spec.images):
+            message = f"{spec.images[0]}: {message}"
+        return CaseResult(spec.key, None, message.splitlines()[0], time.perf_counter() - start)
+    return CaseResult(spec.key, record, None, time.perf_counter() - start)
+
+
+def run_local(
+    specs: List[CaseSpec],
+    out_dir: Path,
+    options: Options,
+    workers: int,
+    stop: Callable[[CaseResult], bool] = lambda r: False,
+) -> Iterator[CaseResult]:
+    """Yields each case's result as it finishes; ``stop`` ends the run early."""
+    if workers <= 1:
+        for spec in specs:
+            result = run_case(spec, out_dir, options)
+            yield result
+            if stop(result):
+                return
+        return
+    pending = list(reversed(specs))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        running = {}
+        while pending or running:
+            while pending and len(running) < 2 * workers:
+                spec = pending.pop()
+                running[pool.submit(run_case, spec, out_dir, options)] = spec
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    result = CaseResult(spec.key, None, f"{spec.images[0]}: worker process died", 0.0)
+                yield result
+                if stop(result):
+                    pool.shutdown(cancel_futures=True)
+                    return

@@ -1,0 +1,107 @@
+"""The run's state inside OUT, which makes a run resumable.
+
+A case is complete exactly when its record file exists: the record is written
+(atomically) only after every image and mask of the case is in place. A
+resumed run converts the cases without a record again; since a case always
+writes the same names and bytes, what a killed run left behind is simply
+overwritten, and stray temporary files are removed first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+from .naming import parse_image_path, parse_mask_path
+from .metadata import CLASS_MAPPING_JSON, RELEASE_JSON, TEST_JSON, TRAIN_JSON
+from .output import write_json
+from .record import CaseRecord
+
+STATE_DIR = ".samed2d"
+SUMMARY_JSON = "summary.json"
+FAILURES_JSON = "failures.json"
+OUTPUT_ENTRIES = ("images", "masks", STATE_DIR, RELEASE_JSON, CLASS_MAPPING_JSON, TRAIN_JSON, TEST_JSON,
+                  SUMMARY_JSON, FAILURES_JSON)
+
+
+def records_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / STATE_DIR / "records"
+
+
+def record_path(out_dir: Path, key: str) -> Path:
+    return records_dir(out_dir) / f"{key}.json"
+
+
+def save_record(out_dir: Path, key: str, record: CaseRecord) -> None:
+    path = record_path(out_dir, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, record.to_json())
+
+
+def completed_keys(out_dir: Path) -> set:
+    folder = records_dir(out_dir)
+    return {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
+
+
+def load_records(out_dir: Path) -> List[CaseRecord]:
+    folder = records_dir(out_dir)
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [CaseRecord.from_json(json.loads(p.read_text(encoding="utf-8"))) for p in paths]
+
+
+def remove_partial_files(out_dir: Path) -> None:
+    """Temporary files of writes a killed run never finished."""
+    for sub in ("images", "masks", STATE_DIR, STATE_DIR + "/records", "."):
+        folder = Path(out_dir) / sub
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def is_empty(out_dir: Path) -> bool:
+    return not Path(out_dir).exists() or not any(Path(out_dir).iterdir())
+
+
+def clear_output(out_dir: Path) -> None:
+    """--overwrite: removes what an earlier run wrote (and nothing else)."""
+    for name in OUTPUT_ENTRIES:
+        path = Path(out_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def write_failures(out_dir: Path, failures: Dict[str, str]) -> None:
+    path = Path(out_dir) / FAILURES_JSON
+    if failures:
+        write_json(path, [{"case": k, "error": failures[k]} for k in sorted(failures)])
+    else:
+        path.unlink(missing_ok=True)
+
+
+def summarise(records: Iterable[CaseRecord]) -> dict:
+    """Counts for summary.json and the printed table (the paper's Table 1, per class too)."""
+    per_modality: Dict[str, Dict[str, int]] = {}
+    per_class: Dict[str, int] = {}
+    cases = 0
+    for rec in records:
+        cases += 1
+        names = {field: name for name, field in rec.classes.items()}
+        for image, masks in rec.images.items():
+            row = per_modality.setdefault(parse_image_path(image).modality, {"images": 0, "masks": 0})
+            row["images"] += 1
+            row["masks"] += len(masks)
+            for mask in masks:
+                field = parse_mask_path(mask).class_field
+                key = f"{rec.dataset}/{names.get(field, field)}"
+                per_class[key] = per_class.get(key, 0) + 1
+    return {
+        "cases": cases,
+        "images": sum(r["images"] for r in per_modality.values()),
+        "masks": sum(r["masks"] for r in per_modality.values()),
+        "per_modality": per_modality,
+        "per_class": per_class,
+    }
