@@ -1,0 +1,391 @@
+"""samed2d_fast.normalize against the numpy reference (SPEC section 2), and the slicing
+reference helpers (SPEC section 3).
+
+Tests whose name contains ``reference`` check the reference itself and run without the
+package; everything else compares the package to the reference.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays, from_dtype
+
+_HERE = Path(__file__).resolve().parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+import reference as ref  # noqa: E402
+
+try:
+    import samed2d_fast as sf
+except ImportError:  # the package is not built/installed yet
+    sf = None
+
+needs_pkg = pytest.mark.skipif(sf is None, reason="samed2d_fast is not importable")
+
+EXAMPLES = int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200"))
+prop = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+INT_CODES = ("u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8")
+FLOAT_CODES = ("f2", "f4", "f8")
+ALL_CODES = INT_CODES + FLOAT_CODES
+# every dtype in both byte orders ('>' is big-endian; '<' native on x86/arm64)
+ALL_DTYPES = sorted(
+    {np.dtype(c).newbyteorder(o) for c in ALL_CODES for o in "<>"}, key=lambda d: d.str
+)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+
+
+def extremes(dt: np.dtype) -> list:
+    dt = np.dtype(dt)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        vals = [int(info.min), int(info.max), 0, 1, int(info.max) - 1, int(info.min) + 1]
+        if dt.kind == "i":
+            vals += [-1]
+        return vals
+    info = np.finfo(dt)
+    return [
+        float(info.min), float(info.max), float(info.tiny), -float(info.tiny),
+        float(info.smallest_subnormal), 0.0, -0.0, 1.0, -1.0,
+        math.nan, math.inf, -math.inf,
+    ]
+
+
+def make_strided(draw, a: np.ndarray, poison_lo, poison_hi) -> np.ndarray:
+    """A view with the same values as ``a`` but with steps, flips and/or a permuted
+    memory layout. The memory between the view's elements holds values that would
+    change lo/hi if they were read."""
+    if draw(st.integers(0, 2)) == 0:
+        return a
+    nd = a.ndim
+    steps = [draw(st.integers(1, 3)) for _ in range(nd)]
+    flips = [draw(st.booleans()) for _ in range(nd)]
+    perm = draw(st.permutations(range(nd)))
+    big_shape = tuple(n * s for n, s in zip(a.shape, steps))
+    buf = np.empty(big_shape, dtype=a.dtype)
+    flat = buf.reshape(-1)
+    flat[0::2] = poison_lo
+    flat[1::2] = poison_hi
+    buf = np.ascontiguousarray(buf.transpose(perm)).transpose(np.argsort(perm))
+    view = buf[tuple(slice(None, None, -s if f else s) for s, f in zip(steps, flips))]
+    assert view.shape == a.shape
+    view[...] = a
+    return view
+
+
+def poison(dt: np.dtype):
+    dt = np.dtype(dt)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return info.min, info.max
+    info = np.finfo(dt)
+    if dt.itemsize == 8:  # keep hi - lo finite, so reading the poison shows as a mismatch
+        return -1e300, 1e300
+    return info.min, info.max
+
+
+@st.composite
+def value_arrays(draw, dtype=None, max_dims=4, max_side=6):
+    dt = draw(st.sampled_from(ALL_DTYPES)) if dtype is None else np.dtype(dtype)
+    native = dt.newbyteorder("=")
+    shape = draw(array_shapes(min_dims=1, max_dims=max_dims, min_side=0, max_side=max_side))
+    how = draw(st.sampled_from(["any", "extremes", "constant", "narrow"]))
+    if how == "any":
+        kw = {}
+        if dt.kind == "f":
+            kw = dict(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+        elements = from_dtype(native, **kw)
+        if dt.kind == "f" and draw(st.booleans()):
+            # bounded values: hi - lo stays finite even in float64
+            bound = 6e4 if native.itemsize == 2 else 1e6
+            elements = st.floats(-bound, bound, width=8 * native.itemsize, allow_nan=False)
+        a = draw(arrays(native, shape, elements=elements, fill=st.nothing()))
+    elif how == "extremes":
+        vals = extremes(dt)
+        if dt.kind == "f" and dt.itemsize == 8 and draw(st.booleans()):
+            vals = [v for v in vals if not (math.isfinite(v) and abs(v) > 1e300)]
+        idx = draw(arrays(np.int8, shape, elements=st.integers(0, len(vals) - 1), fill=st.nothing()))
+        a = np.array(vals, dtype=object)[idx].astype(native) if idx.size else np.zeros(shape, native)
+    elif how == "constant":
+        v = draw(st.sampled_from(extremes(dt)))
+        a = np.full(shape, v, dtype=native)
+        if a.size and draw(st.booleans()):  # a constant plus non-finite values
+            if dt.kind == "f":
+                a.reshape(-1)[0] = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+    else:  # narrow: a small range somewhere in the dtype's range (ceil rounding matters)
+        if dt.kind in "iu":
+            info = np.iinfo(native)
+            base = draw(st.integers(int(info.min), int(info.max)))
+            span = draw(st.integers(0, 600))
+            lo = max(int(info.min), base - span)
+            hi = min(int(info.max), base + span)
+            elements = st.integers(lo, hi)
+        else:
+            base = draw(st.floats(-1e4, 1e4, width=8 * native.itemsize))
+            span = draw(st.sampled_from([1e-3, 0.5, 1.0, 255.0, 1000.0]))
+            lo = float(native.type(base - span))  # representable at the dtype's width
+            hi = float(native.type(base + span))
+            elements = st.floats(lo, hi, width=8 * native.itemsize, allow_nan=False)
+        a = draw(arrays(native, shape, elements=elements, fill=st.nothing()))
+    a = a.astype(dt)  # byte order
+    return make_strided(draw, a, *poison(dt))
+
+
+def check_against_reference(a):
+    before = np.array(a, copy=True)
+    try:
+        expected = ref.normalize_ref(a)
+    except ValueError:
+        with pytest.raises(ValueError):
+            sf.normalize(a)
+        return None
+    got = sf.normalize(a)
+    assert isinstance(got, np.ndarray)
+    assert got.dtype == np.uint8, got.dtype
+    assert got.shape == a.shape, (got.shape, a.shape)
+    if not np.array_equal(got, expected):
+        bad = np.argwhere(got != expected)[:5]
+        detail = [
+            (tuple(int(i) for i in ix), a[tuple(ix)].item(), int(got[tuple(ix)]), int(expected[tuple(ix)]))
+            for ix in bad
+        ]
+        raise AssertionError(
+            f"normalize differs for dtype {a.dtype} shape {a.shape}: "
+            f"(index, value, got, expected) {detail}"
+        )
+    np.testing.assert_array_equal(a, before, err_msg="normalize modified its input")
+    return got
+
+
+# --------------------------------------------------------------------------------------
+# the reference on cases with known answers
+# --------------------------------------------------------------------------------------
+
+
+def test_reference_integer_known_values():
+    a = np.array([0, 1, 2, 1000], dtype=np.int32)
+    # ceil(255*1/1000) = 1, ceil(255*2/1000) = ceil(0.51) = 1
+    assert ref.normalize_ref(a).tolist() == [0, 1, 1, 255]
+    a = np.array([10, 11, 12], dtype=np.uint8)
+    assert ref.normalize_ref(a).tolist() == [0, 128, 255]  # ceil(127.5) = 128
+    a = np.arange(256, dtype=np.uint8)
+    assert ref.normalize_ref(a).tolist() == list(range(256))
+    a = np.array([-5, -5, -5], dtype=np.int16)
+    assert ref.normalize_ref(a).tolist() == [0, 0, 0]
+
+
+def test_reference_integer_extremes_exact():
+    big = np.array([0, 2**64 - 1, 1, 2**63], dtype=np.uint64)
+    # d = 2**64-1: ceil(255/d) = 1; ceil(255*2**63/d) = 128 (just above 127.5)
+    assert ref.normalize_ref(big).tolist() == [0, 255, 1, 128]
+    signed = np.array([-(2**63), 2**63 - 1, 0, -1], dtype=np.int64)
+    assert ref.normalize_ref(signed).tolist() == [0, 255, 128, 128]
+    # 255*(2**64-2)/(2**64-1) = 254.99999... -> 255
+    near = np.array([0, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
+    assert ref.normalize_ref(near).tolist() == [0, 255, 255]
+    # cases a double cannot resolve: d = 2**56*255 + 1
+    d = 2**56 * 255 + 1
+    a = np.array([0, 2**56, d], dtype=np.uint64)
+    # 255*2**56 / d is just below 1 -> 1
+    assert ref.normalize_ref(a).tolist() == [0, 1, 255]
+    x = 2**56 * 254 + 1  # 255*x/d = 254.000... slightly above 254 -> 255
+    assert (255 * x + d - 1) // d == 255
+    a = np.array([0, x, d], dtype=np.uint64)
+    assert ref.normalize_ref(a).tolist() == [0, 255, 255]
+    assert float(255.0 * float(x) / float(d)) == 254.0  # doubles would say 254
+
+
+def test_reference_float_known_values():
+    a = np.array([math.nan, math.inf, -math.inf, 1.0, 2.0, 1.5], dtype=np.float64)
+    assert ref.normalize_ref(a).tolist() == [0, 0, 0, 0, 255, 128]
+    a = np.array([math.nan, math.inf, -math.inf], dtype=np.float32)
+    assert ref.normalize_ref(a).tolist() == [0, 0, 0]
+    a = np.array([3.0, 3.0, math.nan], dtype=np.float16)
+    assert ref.normalize_ref(a).tolist() == [0, 0, 0]
+    # t computed first, then t*255.0, then ceil: 0.1 -> (0.1/1)*255 = 25.500000000000004
+    a = np.array([0.0, 0.1, 1.0])
+    assert ref.normalize_ref(a).tolist() == [0, 26, 255]
+    # float32 extremes: hi - lo is finite in float64
+    a = np.array([np.finfo(np.float32).min, np.finfo(np.float32).max, 0], dtype=np.float32)
+    assert ref.normalize_ref(a).tolist() == [0, 255, 128]
+    with pytest.raises(ValueError):
+        ref.normalize_ref(np.array([-1e308, 1e308]))
+    assert ref.normalize_ref(np.zeros((0, 3), np.float32)).shape == (0, 3)
+
+
+def test_reference_byte_order():
+    a = np.array([[1, 7, 300], [-2, 5, 9]], dtype=">i4")
+    assert ref.normalize_ref(a).tolist() == ref.normalize_ref(a.astype("<i4")).tolist()
+    f = np.array([0.25, 1e3, math.nan], dtype=">f8")
+    assert ref.normalize_ref(f).tolist() == ref.normalize_ref(f.astype("<f8")).tolist()
+
+
+def test_reference_display_slice_and_aspect():
+    vol = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    for axis in range(3):
+        for k in range(vol.shape[axis]):
+            s = np.take(vol, k, axis=axis)
+            d = ref.display_slice_ref(vol, axis, k)
+            assert d.shape == s.shape[::-1]
+            # pixel (r, c) of the saved image is S[W-1-c, H-1-r] where S is (W, H)
+            w_, h_ = s.shape
+            for r in range(h_):
+                for c in range(w_):
+                    assert d[r, c] == s[w_ - 1 - c, h_ - 1 - r]
+    assert ref.display_slice_ref(vol, 2, 0).tolist() == [[20, 8], [16, 4], [12, 0]]
+    assert ref.keep_slice_ref(10, 20) and ref.keep_slice_ref(20, 10) and ref.keep_slice_ref(7, 7)
+    assert not ref.keep_slice_ref(10, 21) and not ref.keep_slice_ref(30, 14)
+    assert ref.keep_slice_ref(1, 2) and not ref.keep_slice_ref(1, 3)
+
+
+# --------------------------------------------------------------------------------------
+# the package against the reference
+# --------------------------------------------------------------------------------------
+
+
+@needs_pkg
+@prop
+@given(a=value_arrays())
+def test_normalize_matches_reference(a):
+    check_against_reference(a)
+
+
+@needs_pkg
+@prop
+@given(data=st.data(), code=st.sampled_from(INT_CODES), order=st.sampled_from("<>"))
+def test_normalize_every_integer_dtype(data, code, order):
+    a = data.draw(value_arrays(dtype=np.dtype(code).newbyteorder(order)))
+    check_against_reference(a)
+
+
+@needs_pkg
+@prop
+@given(data=st.data(), code=st.sampled_from(FLOAT_CODES), order=st.sampled_from("<>"))
+def test_normalize_every_float_dtype(data, code, order):
+    a = data.draw(value_arrays(dtype=np.dtype(code).newbyteorder(order)))
+    check_against_reference(a)
+
+
+@needs_pkg
+@pytest.mark.parametrize("dt", ALL_DTYPES, ids=lambda d: d.str)
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (2, 0, 4), (0, 0, 0, 0), (1, 2, 0, 3)])
+def test_normalize_empty(dt, shape):
+    a = np.zeros(shape, dtype=dt)
+    got = sf.normalize(a)
+    assert got.dtype == np.uint8 and got.shape == shape
+
+
+@needs_pkg
+@pytest.mark.parametrize("dt", ALL_DTYPES, ids=lambda d: d.str)
+def test_normalize_extremes_and_constants(dt):
+    vals = extremes(dt)
+    a = np.array(vals, dtype=object).astype(dt.newbyteorder("=")).astype(dt)
+    check_against_reference(a)
+    for v in vals:
+        for shape in [(1,), (5,), (2, 3), (2, 1, 3), (1, 2, 2, 2)]:
+            c = np.full(shape, v, dtype=dt.newbyteorder("=")).astype(dt)
+            got = check_against_reference(c)
+            assert got is not None and not got.any()  # constant or no finite value -> 0
+    if dt.kind == "f":
+        a = np.array([math.nan, -math.inf, math.inf, math.nan], dtype=dt)
+        assert not check_against_reference(a).any()
+        a = np.array([math.nan, 2.0, math.inf, 6.0, -math.inf], dtype=dt)
+        assert check_against_reference(a).tolist() == [0, 0, 0, 255, 0]
+
+
+@needs_pkg
+def test_normalize_int64_uint64_exact():
+    cases = [
+        np.array([0, 2**64 - 1, 1, 2**63], dtype=np.uint64),
+        np.array([-(2**63), 2**63 - 1, 0, -1, 1], dtype=np.int64),
+        np.array([0, 2**56 * 254 + 1, 2**56 * 255 + 1], dtype=np.uint64),
+        np.array([0, 2**56, 2**56 * 255 + 1], dtype=np.uint64),
+        np.array([-(2**63), -(2**63) + 2**56 * 254 + 1, -(2**63) + 2**56 * 255 + 1], dtype=">i8"),
+    ]
+    for a in cases:
+        check_against_reference(a)
+    got = sf.normalize(np.array([0, 2**56 * 254 + 1, 2**56 * 255 + 1], dtype=np.uint64))
+    assert got.tolist() == [0, 255, 255]
+
+
+@needs_pkg
+def test_normalize_overflow_raises():
+    for dt in ("<f8", ">f8"):
+        with pytest.raises(ValueError):
+            sf.normalize(np.array([-1e308, 1e308], dtype=dt))
+        with pytest.raises(ValueError):
+            sf.normalize(np.array([[np.finfo(np.float64).min], [np.finfo(np.float64).max]], dtype=dt))
+    # no overflow: huge but same sign, or non-finite values around
+    check_against_reference(np.array([1e308, 1.7e308, math.inf, -math.inf, math.nan]))
+    check_against_reference(np.array([-1e308, 0.0, 7e307]))
+
+
+@needs_pkg
+@pytest.mark.parametrize("dt", ALL_DTYPES, ids=lambda d: d.str)
+def test_normalize_larger_arrays(dt):
+    # bigger buffers, so that vectorised / parallel / blocked code paths run
+    rng = np.random.default_rng(7)
+    native = dt.newbyteorder("=")
+    shape = (7, 33, 65)
+    if dt.kind in "iu":
+        info = np.iinfo(native)
+        a = rng.integers(int(info.min), int(info.max), size=shape, dtype=native, endpoint=True)
+        narrow = rng.integers(0, 1000, size=shape).astype(native)
+    else:
+        a = (rng.standard_normal(shape) * 1000).astype(native)
+        a.reshape(-1)[rng.integers(0, a.size, 50)] = np.nan
+        a.reshape(-1)[rng.integers(0, a.size, 20)] = np.inf
+        a.reshape(-1)[rng.integers(0, a.size, 20)] = -np.inf
+        narrow = (rng.random(shape) * 3 + 100).astype(native)
+    for arr in (a, narrow):
+        arr = arr.astype(dt)
+        check_against_reference(arr)
+        check_against_reference(arr[::-1, 1::2, ::3])
+        check_against_reference(arr.transpose(2, 0, 1))
+        check_against_reference(arr[..., 5])
+        check_against_reference(arr.reshape(7, 33, 5, 13))
+
+
+@needs_pkg
+def test_normalize_bad_input():
+    # not specified by SPEC beyond "integer or float dtype"; any user expects a rejection
+    for bad in (np.zeros(3, dtype=object), np.zeros(3, dtype=complex)):
+        with pytest.raises((TypeError, ValueError)):
+            sf.normalize(bad)
+
+
+def _unaligned(a: np.ndarray) -> np.ndarray:
+    buf = bytearray(a.nbytes + 1)
+    u = np.frombuffer(buf, dtype=a.dtype, offset=1, count=a.size).reshape(a.shape)
+    u[...] = a
+    return u
+
+
+@needs_pkg
+@pytest.mark.parametrize("dt", ALL_DTYPES, ids=lambda d: d.str)
+def test_normalize_broadcast_readonly_unaligned(dt):
+    rng = np.random.default_rng(3)
+    base = (rng.standard_normal((4, 5)) * 100).astype(dt.newbyteorder("=")).astype(dt)
+    check_against_reference(np.broadcast_to(base[:, :1], (4, 6)))  # zero stride
+    check_against_reference(np.broadcast_to(base, (3, 4, 5)))
+    ro = base.copy()
+    ro.flags.writeable = False
+    check_against_reference(ro)
+    check_against_reference(_unaligned(base))
+    check_against_reference(_unaligned(base)[::-1, ::2])
