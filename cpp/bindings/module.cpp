@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
     register_normalize(m);
     register_slicing(m);
     register_instances(m);
+    register_png(m);
 }

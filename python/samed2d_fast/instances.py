@@ -59,10 +59,17 @@ def slice_instances(
     ``members`` (own label, then the enclosed labels ascending), ``area``,
     ``bbox`` (row0, col0, row1, col1, half-open) and ``mask``.
     """
-    raw = _core.slice_instances(
-        _as_label_array(label2d), connectivity, consolidate, float(min_area_ratio)
-    )
-    return instances_from_raw(raw)
+    return instances_from_raw(slice_instances_raw(label2d, connectivity, consolidate, min_area_ratio))
+
+
+def slice_instances_raw(label2d, connectivity=8, consolidate="outer", min_area_ratio=DEFAULT_MIN_AREA_RATIO) -> dict:
+    """The kernel's compact result: component id image plus per-instance arrays."""
+    return _core.slice_instances(_as_label_array(label2d), connectivity, consolidate, float(min_area_ratio))
+
+
+def instance_mask_pngs(raw: dict) -> List[bytes]:
+    """PNG bytes of every instance's mask, encoded in C++ straight from the compact result."""
+    return _core.instance_mask_pngs(raw["components"], raw["member_offsets"], raw["member_components"], raw["bbox"])
 
 
 def instances_from_raw(raw: dict) -> List[Instance]:

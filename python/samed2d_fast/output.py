@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import _core
+
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """8-bit grey (H, W) or RGB (H, W, 3) pixels as PNG bytes."""
@@ -24,8 +26,8 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def encode_mask_png(mask: np.ndarray) -> bytes:
-    """A boolean mask as an 8-bit single-channel PNG of 0 and 255."""
-    return encode_png(mask.astype(np.uint8) * np.uint8(255))
+    """A 2D mask as an 8-bit single-channel PNG: non-zero pixels 255, the others 0."""
+    return _core.encode_mask_png(np.asarray(mask))
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -13,7 +13,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import io
-from .instances import Instance, slice_instances
+from .instances import Instance, instance_mask_pngs, instances_from_raw, slice_instances_raw
 from .naming import (
     DIM_SLICE_2D,
     clean_field,
@@ -25,7 +25,7 @@ from .naming import (
     pending_class_field,
 )
 from .normalize import normalize
-from .output import encode_mask_png, encode_png, inside, write_atomic
+from .output import encode_png, inside, write_atomic
 from .record import CaseRecord
 from .slicing import display_slice, display_view, kept_slices
 
@@ -163,10 +163,11 @@ def convert_case(
     )
     try:
         for slice_id, image_slices, label_slice in _slices(images, labels):
-            instances = slice_instances(label_slice, connectivity=connectivity, consolidate=consolidate)
+            raw = slice_instances_raw(label_slice, connectivity, consolidate)
+            instances = instances_from_raw(raw)
             if not instances and not keep_empty:
                 continue
-            masks = _name_masks(instances, table, record.classes)
+            masks = _name_masks(instances, instance_mask_pngs(raw), table, record.classes)
             for c, pixels in enumerate(image_slices):
                 stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
                 if rgb and pixels.ndim == 2:
@@ -183,14 +184,14 @@ def convert_case(
     return record
 
 
-def _name_masks(instances, table: ClassTable, classes: Dict[str, str]):
+def _name_masks(instances, pngs, table: ClassTable, classes: Dict[str, str]):
     """((class field, instance number), PNG bytes) per instance, numbered per class in order."""
     counters: Counter = Counter()
     out = []
-    for inst in instances:
+    for inst, png in zip(instances, pngs):
         name, class_field = table.name_and_field(inst)
         classes[name] = class_field
-        out.append(((class_field, counters[class_field]), encode_mask_png(inst.mask)))
+        out.append(((class_field, counters[class_field]), png))
         counters[class_field] += 1
     return out
 
