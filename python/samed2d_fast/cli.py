@@ -40,6 +40,7 @@ examples:
   samed2d convert Task03_Liver/ out/                 # an MSD or nnU-Net raw data set
   samed2d convert Dataset027_ACDC/ Task01_BrainTumour/ out/ -j 8
   samed2d convert ISIC/ out/ --modality dermoscopy_00   # images/ + masks/ folders
+  samed2d convert Task01_BrainTumour/ out/ --modality FLAIR,T1w,T1Gd,T2w
   samed2d convert --images 'raw/*_ct.nii.gz' --labels 'raw/*_seg.nii.gz' --modality CT out/
   samed2d convert Task03_Liver/ out/ --resume         # go on after an interruption
 """
@@ -54,6 +55,13 @@ def _workers(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return n
+
+
+def _tags(value: str) -> List[str]:
+    tags = [t.strip() for t in value.split(",")]
+    if not all(tags):
+        raise argparse.ArgumentTypeError(f"empty tag in {value!r}")
+    return tags
 
 
 def _fraction(value: str) -> float:
@@ -109,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", metavar="GLOB", help="image files (with --labels), matched by case name")
     p.add_argument("--labels", metavar="GLOB", help="label files (with --images)")
     p.add_argument("--dataset", metavar="NAME", help="data set name (default: dataset.json's name, else the folder's)")
-    p.add_argument("--modality", nargs="+", metavar="TAG",
-                   help="modality: one tag, or one per channel (CT, MR, T1, T1Gd, T2, FLAIR, ADC, DWI, PET, "
-                        "or a release tag such as ct_00, dermoscopy_00); default: dataset.json's channels")
+    p.add_argument("--modality", action="extend", type=_tags, metavar="TAG[,TAG...]",
+                   help="modality: one tag, or one per channel, comma-separated (CT, MR, T1, T1Gd, T2, FLAIR, "
+                        "ADC, DWI, PET, or a release tag such as ct_00, dermoscopy_00); "
+                        "default: dataset.json's channels")
     p.add_argument("--class-names", metavar="FILE",
                    help='JSON class names, {"1": "liver"} or {"liver": 1} (default: dataset.json labels)')
     p.add_argument("--dry-run", action="store_true",

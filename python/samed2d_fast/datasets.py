@@ -196,22 +196,51 @@ def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
     return Dataset(dataset, str(root), "2d", cases, unlabelled, class_names)
 
 
+def _glob_case_names(pattern: str) -> Dict[str, str]:
+    """Files matching ``pattern`` keyed by the text its wildcards matched.
+
+    ``raw/*_ct.nii.gz`` and ``raw/*_seg.nii.gz`` both key ``raw/p01_...`` as
+    ``p01``; a pattern without wildcards keys its file by its case name.
+    """
+    regex, wild = "", False
+    for part in re.split(r"(\*\*/|\*\*|\*|\?|\[[^\]]*\])", pattern):
+        if part in ("**/", "**"):
+            regex, wild = regex + "(.*?)", True
+        elif part == "*":
+            regex, wild = regex + "([^/]*)", True
+        elif part == "?":
+            regex, wild = regex + "([^/])", True
+        elif part.startswith("[") and part.endswith("]") and len(part) > 2:
+            regex, wild = regex + "(" + part.replace("[!", "[^") + ")", True
+        else:
+            regex += re.escape(part)
+    matcher = re.compile(regex + r"\Z")
+    out: Dict[str, str] = {}
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        match = matcher.match(path)
+        key = "".join(match.groups()) if wild and match else case_name_of(path)
+        out[key] = path
+    return out
+
+
 def find_globs(image_glob: str, label_glob: str, name: Optional[str], modality, class_names) -> Dataset:
-    """Cases from two glob patterns, matched by case name; anything unpaired is an error."""
+    """Cases from two glob patterns, matched by what their wildcards matched; unpaired files are an error."""
     if not modality:
         raise DatasetError("--images/--labels need --modality")
-    images = {case_name_of(p): p for p in sorted(glob.glob(image_glob, recursive=True))}
-    labels = {case_name_of(p): p for p in sorted(glob.glob(label_glob, recursive=True))}
+    images, labels = _glob_case_names(image_glob), _glob_case_names(label_glob)
     lonely = sorted(set(images) ^ set(labels))
     if lonely or not images:
         detail = ", ".join(
-            f"{c} (only {'image' if c in images else 'label'})" for c in lonely[:20]
-        ) or "no files matched"
-        raise DatasetError(f"--images/--labels do not pair: {detail}")
+            f"{images[c]} (image without a label)" if c in images else f"{labels[c]} (label without an image)"
+            for c in lonely[:20]
+        ) or f"no files match {image_glob!r}"
+        more = f" and {len(lonely) - 20} more" if len(lonely) > 20 else ""
+        raise DatasetError(f"--images/--labels do not pair: {detail}{more}")
     tags = [modality_tag(m, image_glob) for m in modality]
-    dataset = name or Path(os.path.commonpath([os.path.dirname(p) for p in images.values()])).name or "dataset"
-    cases = [CaseSpec(dataset, c, (images[c],), labels[c], tuple(tags), class_names or {}) for c in sorted(images)]
-    return Dataset(dataset, image_glob, "glob", cases, [], class_names or {})
+    dataset = name or Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in images.values()])).name
+    cases = [CaseSpec(dataset or "dataset", c, (images[c],), labels[c], tuple(tags), class_names or {})
+             for c in sorted(images)]
+    return Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {})
 
 
 def find_dataset(root, *, name=None, modality=None, class_names=None) -> Dataset:
