@@ -16,7 +16,7 @@ from PIL import Image
 
 import samed2d_fast as sf
 from samed2d_fast import _core
-from samed2d_fast.instances import instance_mask_pngs, slice_instances_raw
+from samed2d_fast.instances import slice_instances_raw
 
 EXAMPLES = int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200"))
 
@@ -87,9 +87,10 @@ def test_long_runs_and_opencv():
     mode=st.sampled_from(["outer", "union", "off"]),
 )
 def test_instance_pngs_equal_instance_masks(labels, mode):
-    raw = slice_instances_raw(labels, 8, mode, 0.0)
+    raw = slice_instances_raw(labels, 8, mode, 0.0, with_components=False, with_pngs=True)
     instances = sf.slice_instances(labels, consolidate=mode, min_area_ratio=0.0)
-    pngs = instance_mask_pngs(raw)
+    pngs = raw["pngs"]
+    assert "components" not in raw
     assert len(pngs) == len(instances)
     for inst, png in zip(instances, pngs):
         check_png(png, inst.mask)
@@ -102,8 +103,4 @@ def test_bad_arguments():
         _core.encode_mask_png(np.zeros((2, 2), np.float32))
     with pytest.raises(ValueError):
         _core.encode_mask_png(np.zeros((0, 3), bool))
-    raw = slice_instances_raw(np.ones((4, 4), np.uint8), 8, "outer", 0.0)
-    bad_box = raw["bbox"].copy()
-    bad_box[0, 2] = 99
-    with pytest.raises(ValueError):
-        _core.instance_mask_pngs(raw["components"], raw["member_offsets"], raw["member_components"], bad_box)
+    assert slice_instances_raw(np.zeros((0, 4), np.uint8), with_pngs=True)["pngs"] == []

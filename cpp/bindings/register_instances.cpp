@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "register.hpp"
-#include "samed2d/instances.hpp"
+#include "samed2d/mask_png.hpp"
 
 namespace {
 
@@ -17,7 +17,7 @@ Consolidate parse_mode(const std::string& mode) {
     throw py::value_error("consolidate must be 'outer', 'union' or 'off', got '" + mode + "'");
 }
 
-using Densify = std::vector<std::uint32_t> (*)(const samed2d::Strided2D&);
+using Densify = void (*)(const samed2d::Strided2D&, std::vector<std::uint32_t>&);
 
 Densify densify_for(char kind, py::ssize_t size) {
     if (kind == 'i') {
@@ -45,9 +45,19 @@ py::array_t<T> to_numpy(const std::vector<T>& v) {
     return a;
 }
 
-// Returns the compact result of samed2d::slice_instances as a dict of arrays.
+// Per-thread buffers reused from slice to slice: a 512x512 slice needs a few
+// MB of scratch, and fresh allocations of that size cost page faults each time.
+struct Workspace {
+    std::vector<std::uint32_t> dense;
+    samed2d::SliceInstances result;
+    std::vector<std::string> pngs;
+    std::vector<std::uint8_t> is_member;
+};
+
+// Returns the compact result of samed2d::slice_instances as a dict of arrays:
+// the component id image when `with_components`, each mask's PNG bytes when `with_pngs`.
 py::dict slice_instances(py::array label, int connectivity, const std::string& consolidate,
-                         double min_area_ratio) {
+                         double min_area_ratio, bool with_components, bool with_pngs) {
     if (label.ndim() != 2) {
         throw py::value_error("slice_instances: expected a 2D label slice, got " + std::to_string(label.ndim()) +
                               " dimensions");
@@ -68,17 +78,19 @@ py::dict slice_instances(py::array label, int connectivity, const std::string& c
         label = label.attr("astype")(dt.attr("newbyteorder")("="));
     }
     const samed2d::Strided2D view = as_strided2d(label);
-    samed2d::SliceInstances r;
+    thread_local Workspace ws;
+    const samed2d::SliceInstances& r = ws.result;
     {
         py::gil_scoped_release release;
-        const std::vector<std::uint32_t> dense = densify(view);
-        r = samed2d::slice_instances(dense.data(), view.rows, view.cols, connectivity, mode, min_area_ratio);
+        densify(view, ws.dense);
+        samed2d::slice_instances(ws.dense.data(), view.rows, view.cols, connectivity, mode, min_area_ratio,
+                                 ws.result);
+        if (with_pngs) {
+            if (view.rows > 0 && view.cols > 0) samed2d::encode_instance_pngs(ws.result, ws.pngs, ws.is_member);
+            else ws.pngs.clear();
+        }
     }
     const auto n = static_cast<py::ssize_t>(r.instances.size());
-    py::array_t<std::uint32_t> components({static_cast<py::ssize_t>(view.rows), static_cast<py::ssize_t>(view.cols)});
-    if (!r.components.id.empty()) {
-        std::memcpy(components.mutable_data(), r.components.id.data(), r.components.id.size() * sizeof(std::uint32_t));
-    }
     py::array_t<std::uint32_t> component(n), label_of(n);
     py::array_t<bool> is_union(n);
     py::array_t<std::int64_t> area(n), member_offsets(n + 1), label_offsets(n + 1);
@@ -103,7 +115,19 @@ py::dict slice_instances(py::array label, int connectivity, const std::string& c
         lo(i + 1) = static_cast<std::int64_t>(inst.labels_end);
     }
     py::dict out;
-    out["components"] = components;
+    if (with_components) {
+        py::array_t<std::uint32_t> components({static_cast<py::ssize_t>(view.rows), static_cast<py::ssize_t>(view.cols)});
+        if (!r.components.id.empty()) {
+            std::memcpy(components.mutable_data(), r.components.id.data(),
+                        r.components.id.size() * sizeof(std::uint32_t));
+        }
+        out["components"] = components;
+    }
+    if (with_pngs) {
+        py::list pngs;
+        for (const std::string& p : ws.pngs) pngs.append(py::bytes(p));
+        out["pngs"] = pngs;
+    }
     out["component"] = component;
     out["label"] = label_of;
     out["union"] = is_union;
@@ -121,6 +145,8 @@ py::dict slice_instances(py::array label, int connectivity, const std::string& c
 void register_instances(py::module_& m) {
     m.def("slice_instances", &slice_instances, py::arg("label"), py::arg("connectivity") = 8,
           py::arg("consolidate") = "outer", py::arg("min_area_ratio") = 100.0 / 65536.0,
-          "Instances of one 2D label slice (SPEC section 4) in compact form: the component id image and, "
-          "per instance, its label, union flag, area, bbox and member components/labels.");
+          py::arg("with_components") = true, py::arg("with_pngs") = false,
+          "Instances of one 2D label slice (SPEC section 4) in compact form: per instance its label, union "
+          "flag, area, bbox and member components/labels; the component id image and the masks' PNG bytes "
+          "on request.");
 }

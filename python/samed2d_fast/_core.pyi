@@ -5,8 +5,9 @@ from typing import TypedDict
 import numpy as np
 import numpy.typing as npt
 
-class RawInstances(TypedDict):
-    components: npt.NDArray[np.uint32]
+class RawInstances(TypedDict, total=False):
+    components: npt.NDArray[np.uint32]  # with_components
+    pngs: list[bytes]  # with_pngs
     component: npt.NDArray[np.uint32]
     label: npt.NDArray[np.uint32]
     union: npt.NDArray[np.bool_]
@@ -24,4 +25,7 @@ def slice_instances(
     connectivity: int = 8,
     consolidate: str = "outer",
     min_area_ratio: float = 100 / 65536,
+    with_components: bool = True,
+    with_pngs: bool = False,
 ) -> RawInstances: ...
+def encode_mask_png(mask: npt.NDArray[np.generic]) -> bytes: ...

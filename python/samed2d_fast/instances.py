@@ -62,28 +62,39 @@ def slice_instances(
     return instances_from_raw(slice_instances_raw(label2d, connectivity, consolidate, min_area_ratio))
 
 
-def slice_instances_raw(label2d, connectivity=8, consolidate="outer", min_area_ratio=DEFAULT_MIN_AREA_RATIO) -> dict:
-    """The kernel's compact result: component id image plus per-instance arrays."""
-    return _core.slice_instances(_as_label_array(label2d), connectivity, consolidate, float(min_area_ratio))
+def slice_instances_raw(
+    label2d,
+    connectivity: int = 8,
+    consolidate: str = "outer",
+    min_area_ratio: float = DEFAULT_MIN_AREA_RATIO,
+    *,
+    with_components: bool = True,
+    with_pngs: bool = False,
+) -> dict:
+    """The kernel's compact result: per-instance arrays, plus the component id
+    image (``with_components``) and each mask's PNG bytes (``with_pngs``)."""
+    return _core.slice_instances(
+        _as_label_array(label2d), connectivity, consolidate, float(min_area_ratio), with_components, with_pngs
+    )
 
 
-def instance_mask_pngs(raw: dict) -> List[bytes]:
-    """PNG bytes of every instance's mask, encoded in C++ straight from the compact result."""
-    return _core.instance_mask_pngs(raw["components"], raw["member_offsets"], raw["member_components"], raw["bbox"])
+def instance_members(raw: dict, i: int) -> Tuple[int, ...]:
+    """Instance i's own label, then the labels it encloses (ascending)."""
+    lo = raw["label_offsets"]
+    return tuple(int(v) for v in raw["member_labels"][lo[i] : lo[i + 1]])
 
 
 def instances_from_raw(raw: dict) -> List[Instance]:
     """Wraps the kernel's compact result in Instance objects."""
     components = raw["components"]
-    mo, lo = raw["member_offsets"], raw["label_offsets"]
-    members, labels = raw["member_components"], raw["member_labels"]
+    mo, members = raw["member_offsets"], raw["member_components"]
     out = []
     for i in range(len(raw["label"])):
         out.append(
             Instance(
                 label=int(raw["label"][i]),
                 union=bool(raw["union"][i]),
-                members=tuple(int(v) for v in labels[lo[i] : lo[i + 1]]),
+                members=instance_members(raw, i),
                 area=int(raw["area"][i]),
                 bbox=tuple(int(v) for v in raw["bbox"][i]),
                 _components=components,

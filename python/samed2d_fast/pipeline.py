@@ -13,7 +13,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import io
-from .instances import Instance, instance_mask_pngs, instances_from_raw, slice_instances_raw
+from .instances import instance_members, slice_instances_raw
 from .naming import (
     DIM_SLICE_2D,
     clean_field,
@@ -79,11 +79,12 @@ class ClassTable:
                 names.append(self.name(value))
         return "union_" + "_".join(names)
 
-    def name_and_field(self, inst: Instance) -> Tuple[str, str]:
-        if inst.union:
-            name = self.union_name(inst.members)
+    def name_and_field(self, members: Sequence[int], union: bool) -> Tuple[str, str]:
+        """Class name and field of an instance with these members (own label first)."""
+        if union:
+            name = self.union_name(members)
             return name, pending_class_field(name)
-        return self.name(inst.label), self.field(inst.label)
+        return self.name(members[0]), self.field(members[0])
 
 
 def _modalities(modality: Union[str, Sequence[str]], channels: int, source) -> List[str]:
@@ -163,11 +164,10 @@ def convert_case(
     )
     try:
         for slice_id, image_slices, label_slice in _slices(images, labels):
-            raw = slice_instances_raw(label_slice, connectivity, consolidate)
-            instances = instances_from_raw(raw)
-            if not instances and not keep_empty:
+            raw = slice_instances_raw(label_slice, connectivity, consolidate, with_components=False, with_pngs=True)
+            if not raw["pngs"] and not keep_empty:
                 continue
-            masks = _name_masks(instances, instance_mask_pngs(raw), table, record.classes)
+            masks = _name_masks(raw, table, record.classes)
             for c, pixels in enumerate(image_slices):
                 stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
                 if rgb and pixels.ndim == 2:
@@ -184,12 +184,12 @@ def convert_case(
     return record
 
 
-def _name_masks(instances, pngs, table: ClassTable, classes: Dict[str, str]):
+def _name_masks(raw: dict, table: ClassTable, classes: Dict[str, str]):
     """((class field, instance number), PNG bytes) per instance, numbered per class in order."""
     counters: Counter = Counter()
     out = []
-    for inst, png in zip(instances, pngs):
-        name, class_field = table.name_and_field(inst)
+    for i, png in enumerate(raw["pngs"]):
+        name, class_field = table.name_and_field(instance_members(raw, i), bool(raw["union"][i]))
         classes[name] = class_field
         out.append(((class_field, counters[class_field]), png))
         counters[class_field] += 1

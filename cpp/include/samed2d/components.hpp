@@ -9,9 +9,10 @@
 //   row-major order; SPEC's output order is therefore the id order.
 // * A set's root is its smallest provisional id, which was created at the
 //   component's first pixel; that is what makes the id order above cheap.
-// * Per component: label, area, half-open bounding box, first pixel index,
+// * Per component: label, area, half-open bounding box,
 //   and whether it has a hole (Gray's bit-quad Euler number, counted with the
-//   component's connectivity against the complementary one for the background).
+//   component's connectivity against the complementary one for the background),
+//   the last only when mark_holes is called: consolidation needs it, nothing else.
 #pragma once
 
 #include <cstdint>
@@ -26,17 +27,21 @@ struct Components {
     // Indexed by id; entry 0 is unused so that id can index directly.
     std::vector<std::uint32_t> label;
     std::vector<std::int64_t> area;
-    std::vector<std::int64_t> first;    // row-major index of the first pixel
     std::vector<std::int32_t> row0, col0, row1, col1;
-    std::vector<bool> has_hole;
+    std::vector<bool> has_hole;         // filled by mark_holes
+    // Labelling scratch, kept here so that a reused Components allocates nothing.
+    std::vector<std::uint32_t> parent, final_id;
+    std::vector<std::int64_t> quads;
 
     std::size_t count() const { return label.empty() ? 0 : label.size() - 1; }
 };
 
 namespace detail {
 
+// Union-find over provisional ids stored in `parent` (id 0 is background).
 class UnionFind {
 public:
+    explicit UnionFind(std::vector<std::uint32_t>& parent) : parent_(parent) { parent_.assign(1, 0); }
     std::uint32_t make() {
         parent_.push_back(static_cast<std::uint32_t>(parent_.size()));
         return parent_.back();
@@ -60,62 +65,90 @@ public:
         parent_[a] = b;
         return b;
     }
-    std::vector<std::uint32_t>& parents() { return parent_; }
+    std::size_t size() const { return parent_.size(); }
 
 private:
-    std::vector<std::uint32_t> parent_{0};  // id 0 is background
+    std::vector<std::uint32_t>& parent_;
 };
 
-// Counts each component's bit-quad patterns over every 2x2 window of the
-// zero-padded id image and marks the components whose Euler number is below 1.
-inline void mark_holes(Components& cc, int connectivity) {
-    const std::size_t n = cc.count();
-    std::vector<std::int64_t> quads(n + 1, 0);  // q1 - q3 -+ 2*qd
-    const std::int64_t diag = connectivity == 8 ? -2 : 2;
-    const std::int64_t R = cc.rows, C = cc.cols;
-    auto at = [&](std::int64_t r, std::int64_t c) -> std::uint32_t {
-        return (r < 0 || c < 0 || r >= R || c >= C) ? 0u : cc.id[r * C + c];
-    };
-    for (std::int64_t r = -1; r < R; ++r) {
-        for (std::int64_t c = -1; c < C; ++c) {
-            const std::uint32_t q[4] = {at(r, c), at(r, c + 1), at(r + 1, c), at(r + 1, c + 1)};
-            if (q[0] == q[1] && q[1] == q[2] && q[2] == q[3]) continue;
-            for (int k = 0; k < 4; ++k) {
-                const std::uint32_t x = q[k];
-                if (x == 0) continue;
-                bool seen = false;
-                for (int j = 0; j < k; ++j) seen |= q[j] == x;
-                if (seen) continue;
-                const int bits = (q[0] == x) | (q[1] == x) << 1 | (q[2] == x) << 2 | (q[3] == x) << 3;
-                const int count = __builtin_popcount(static_cast<unsigned>(bits));
-                if (count == 1) quads[x] += 1;
-                else if (count == 3) quads[x] -= 1;
-                else if (count == 2 && (bits == 0b1001 || bits == 0b0110)) quads[x] += diag;
-            }
-        }
+// Adds the bit-quad pattern of every component present in one 2x2 window.
+inline void count_quads(const std::uint32_t q[4], std::int64_t* quads, std::int64_t diag) {
+    for (int k = 0; k < 4; ++k) {
+        const std::uint32_t x = q[k];
+        if (x == 0) continue;
+        bool seen = false;
+        for (int j = 0; j < k; ++j) seen |= q[j] == x;
+        if (seen) continue;
+        const int bits = (q[0] == x) | (q[1] == x) << 1 | (q[2] == x) << 2 | (q[3] == x) << 3;
+        const int count = __builtin_popcount(static_cast<unsigned>(bits));
+        if (count == 1) quads[x] += 1;
+        else if (count == 3) quads[x] -= 1;
+        else if (count == 2 && (bits == 0b1001 || bits == 0b0110)) quads[x] += diag;
     }
-    cc.has_hole.assign(n + 1, false);
-    for (std::size_t x = 1; x <= n; ++x) cc.has_hole[x] = quads[x] < 4;  // Euler = quads/4 < 1
 }
 
 }  // namespace detail
 
-// Labels a dense row-major slice of label values (0 = background).
-inline Components label_components(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols,
-                                   int connectivity) {
-    Components cc;
+// Marks the components whose Euler number is below 1 (they have a hole), from
+// Gray's bit-quad counts over every 2x2 window of the zero-padded id image:
+// 4E = Q1 - Q3 - 2QD for 8-connected masks, Q1 - Q3 + 2QD for 4-connected ones.
+inline void mark_holes(Components& cc, int connectivity) {
+    const std::size_t n = cc.count();
+    std::vector<std::int64_t>& quads = cc.quads;  // 4E per component
+    quads.assign(n + 1, 0);
+    const std::int64_t diag = connectivity == 8 ? -2 : 2;
+    const std::int64_t R = cc.rows, C = cc.cols;
+    const std::uint32_t* id = cc.id.data();
+    auto at = [&](std::int64_t r, std::int64_t c) -> std::uint32_t {
+        return (r < 0 || c < 0 || r >= R || c >= C) ? 0u : id[r * C + c];
+    };
+    auto window = [&](std::int64_t r, std::int64_t c) {
+        const std::uint32_t q[4] = {at(r, c), at(r, c + 1), at(r + 1, c), at(r + 1, c + 1)};
+        if (q[0] == q[1] && q[1] == q[2] && q[2] == q[3]) return;
+        detail::count_quads(q, quads.data(), diag);
+    };
+    // The padded border: windows that hang over the image edge.
+    for (std::int64_t c = -1; c < C; ++c) {
+        window(-1, c);
+        window(R - 1, c);
+    }
+    for (std::int64_t r = 0; r + 1 < R; ++r) {
+        window(r, -1);
+        window(r, C - 1);
+    }
+    // The interior, without bounds checks; most windows are uniform and skipped.
+    for (std::int64_t r = 0; r + 1 < R; ++r) {
+        const std::uint32_t* a = id + r * C;
+        const std::uint32_t* b = a + C;
+        for (std::int64_t c = 0; c + 1 < C; ++c) {
+            if (a[c] == a[c + 1] && b[c] == b[c + 1] && a[c] == b[c]) continue;
+            const std::uint32_t q[4] = {a[c], a[c + 1], b[c], b[c + 1]};
+            detail::count_quads(q, quads.data(), diag);
+        }
+    }
+    cc.has_hole.assign(n + 1, false);
+    for (std::size_t x = 1; x <= n; ++x) cc.has_hole[x] = quads[x] < 4;
+}
+
+
+// Labels a dense row-major slice of label values (0 = background) into `cc`,
+// reusing its memory.
+inline void label_components(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols, int connectivity,
+                             Components& cc) {
     cc.rows = rows;
     cc.cols = cols;
-    const std::int64_t npix = rows * cols;
-    cc.id.assign(static_cast<std::size_t>(npix), 0);
-    detail::UnionFind uf;
+    cc.id.resize(static_cast<std::size_t>(rows * cols));  // every entry is written below
+    detail::UnionFind uf(cc.parent);
     std::uint32_t* prov = cc.id.data();
 
     for (std::int64_t r = 0; r < rows; ++r) {
         for (std::int64_t c = 0; c < cols; ++c) {
             const std::int64_t i = r * cols + c;
             const std::uint32_t v = lab[i];
-            if (v == 0) continue;
+            if (v == 0) {
+                prov[i] = 0;
+                continue;
+            }
             const bool w = c > 0 && lab[i - 1] == v;
             const bool nn = r > 0 && lab[i - cols] == v;
             std::uint32_t cur = 0;
@@ -139,17 +172,16 @@ inline Components label_components(const std::uint32_t* lab, std::int64_t rows, 
 
     // Provisional ids were made in raster order, so numbering the roots in
     // that order numbers components by their first pixel.
-    std::vector<std::uint32_t>& parent = uf.parents();
-    std::vector<std::uint32_t> final_id(parent.size(), 0);
+    std::vector<std::uint32_t>& final_id = cc.final_id;
+    final_id.assign(uf.size(), 0);
     std::uint32_t n = 0;
-    for (std::size_t k = 1; k < parent.size(); ++k) {
+    for (std::size_t k = 1; k < uf.size(); ++k) {
         const std::uint32_t root = uf.find(static_cast<std::uint32_t>(k));
         final_id[k] = root == k ? ++n : final_id[root];
     }
 
     cc.label.assign(n + 1, 0);
     cc.area.assign(n + 1, 0);
-    cc.first.assign(n + 1, 0);
     cc.row0.assign(n + 1, 0);
     cc.col0.assign(n + 1, 0);
     cc.row1.assign(n + 1, 0);
@@ -162,7 +194,6 @@ inline Components label_components(const std::uint32_t* lab, std::int64_t rows, 
             prov[i] = x;
             if (cc.area[x]++ == 0) {
                 cc.label[x] = lab[i];
-                cc.first[x] = i;
                 cc.row0[x] = static_cast<std::int32_t>(r);
                 cc.row1[x] = static_cast<std::int32_t>(r + 1);
                 cc.col0[x] = static_cast<std::int32_t>(c);
@@ -174,8 +205,6 @@ inline Components label_components(const std::uint32_t* lab, std::int64_t rows, 
             }
         }
     }
-    detail::mark_holes(cc, connectivity);
-    return cc;
 }
 
 }  // namespace samed2d

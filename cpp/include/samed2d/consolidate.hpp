@@ -21,20 +21,28 @@
 namespace samed2d {
 
 // CSR lists: the components enclosed by component b are
-// ids[offsets[b] .. offsets[b+1]), ascending.
+// ids[offsets[b] .. offsets[b+1]), ascending. The other members are scratch
+// kept so that a reused Enclosures allocates nothing.
 struct Enclosures {
     std::vector<std::size_t> offsets;
     std::vector<std::uint32_t> ids;
+    std::vector<std::int64_t> inside;    // pixels of a component found in b's holes
+    std::vector<std::uint32_t> touched;
+    std::vector<std::uint8_t> grid;      // 0 unseen, 1 b, 2 outside
+    std::vector<std::int64_t> stack;
 };
 
-inline Enclosures find_enclosures(const Components& cc, int connectivity) {
+inline void find_enclosures(Components& cc, int connectivity, Enclosures& out) {
+    mark_holes(cc, connectivity);
     const std::size_t n = cc.count();
-    Enclosures out;
     out.offsets.assign(n + 2, 0);
-    std::vector<std::int64_t> inside(n + 1, 0);  // pixels of a component found in b's holes
-    std::vector<std::uint32_t> touched;
-    std::vector<std::uint8_t> grid;              // 0 unseen, 1 b, 2 outside
-    std::vector<std::int64_t> stack;
+    out.ids.clear();
+    out.inside.assign(n + 1, 0);
+    std::vector<std::int64_t>& inside = out.inside;
+    std::vector<std::uint32_t>& touched = out.touched;
+    std::vector<std::uint8_t>& grid = out.grid;
+    std::vector<std::int64_t>& stack = out.stack;
+    touched.clear();
     const bool diagonal_moves = connectivity == 4;  // complementary connectivity
 
     for (std::size_t b = 1; b <= n; ++b) {
@@ -83,7 +91,6 @@ inline Enclosures find_enclosures(const Components& cc, int connectivity) {
         touched.clear();
     }
     out.offsets[n + 1] = out.ids.size();
-    return out;
 }
 
 }  // namespace samed2d

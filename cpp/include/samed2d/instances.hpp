@@ -32,17 +32,20 @@ struct Instance {
     std::size_t labels_begin, labels_end;    // into SliceInstances::member_labels
 };
 
+// The result of one slice; a reused SliceInstances allocates (almost) nothing.
 struct SliceInstances {
     Components components;
     std::vector<Instance> instances;
     std::vector<std::uint32_t> member_components;  // own component first, then enclosed ascending
     std::vector<std::uint32_t> member_labels;      // own label first, then enclosed labels ascending, unique
+    Enclosures enclosures;                         // scratch
+    std::vector<std::uint32_t> labels;             // scratch
 };
 
 // Copies a strided label slice into dense uint32, rejecting values outside [0, 2^32-1].
 template <class L>
-std::vector<std::uint32_t> dense_labels(const Strided2D& view) {
-    std::vector<std::uint32_t> out(static_cast<std::size_t>(view.rows * view.cols));
+void dense_labels(const Strided2D& view, std::vector<std::uint32_t>& out) {
+    out.resize(static_cast<std::size_t>(view.rows * view.cols));
     std::size_t i = 0;
     for (std::int64_t r = 0; r < view.rows; ++r) {
         const char* row = view.data + r * view.row_stride;
@@ -59,18 +62,19 @@ std::vector<std::uint32_t> dense_labels(const Strided2D& view) {
             out[i++] = static_cast<std::uint32_t>(v);
         }
     }
-    return out;
 }
 
-inline SliceInstances slice_instances(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols,
-                                      int connectivity, Consolidate mode, double min_area_ratio) {
-    SliceInstances out;
-    out.components = label_components(lab, rows, cols, connectivity);
+inline void slice_instances(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols, int connectivity,
+                            Consolidate mode, double min_area_ratio, SliceInstances& out) {
+    label_components(lab, rows, cols, connectivity, out.components);
+    out.instances.clear();
+    out.member_components.clear();
+    out.member_labels.clear();
+    Enclosures& enc = out.enclosures;
+    if (mode != Consolidate::Off) find_enclosures(out.components, connectivity, enc);
     const Components& cc = out.components;
-    Enclosures enc;
-    if (mode != Consolidate::Off) enc = find_enclosures(cc, connectivity);
     const double min_area = min_area_ratio * static_cast<double>(rows * cols);
-    std::vector<std::uint32_t> labels;
+    std::vector<std::uint32_t>& labels = out.labels;
 
     auto emit = [&](std::uint32_t b, bool is_union, const std::uint32_t* extra, std::size_t n_extra) {
         std::int64_t area = cc.area[b];
@@ -116,7 +120,6 @@ inline SliceInstances slice_instances(const std::uint32_t* lab, std::int64_t row
             if (n_extra > 0) emit(b, true, extra, n_extra);
         }
     }
-    return out;
 }
 
 }  // namespace samed2d

@@ -1,0 +1,58 @@
+// PNG files of the instances of a slice, encoded from the component id image:
+// an instance's mask is the set of pixels whose id is one of its member
+// components, and only rows inside its box are visited; the rows above and
+// below are single runs of zeros.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "instances.hpp"
+#include "png.hpp"
+
+namespace samed2d {
+
+// Pushes the 0/255 runs of one row of `width` values, `on(c)` telling which are set;
+// only columns [c0, c1) are asked, the others are 0.
+template <class On>
+void push_row_runs(png::MaskDeflater& d, std::int64_t c0, std::int64_t c1, std::int64_t width, On&& on) {
+    d.push(0, static_cast<std::uint64_t>(c0));
+    std::int64_t c = c0;
+    while (c < c1) {
+        const bool v = on(c);
+        std::int64_t end = c + 1;
+        while (end < c1 && on(end) == v) ++end;
+        d.push(v ? 255 : 0, static_cast<std::uint64_t>(end - c));
+        c = end;
+    }
+    d.push(0, static_cast<std::uint64_t>(width - c1));
+}
+
+// One PNG per instance, in order, into `out` (resized to the instance count).
+inline void encode_instance_pngs(const SliceInstances& s, std::vector<std::string>& out,
+                                 std::vector<std::uint8_t>& is_member) {
+    const Components& cc = s.components;
+    const std::int64_t cols = cc.cols;
+    is_member.assign(cc.count() + 1, 0);
+    out.resize(s.instances.size());
+    for (std::size_t i = 0; i < s.instances.size(); ++i) {
+        const Instance& inst = s.instances[i];
+        const auto first = s.member_components.begin() + static_cast<std::ptrdiff_t>(inst.members_begin);
+        const auto last = s.member_components.begin() + static_cast<std::ptrdiff_t>(inst.members_end);
+        for (auto it = first; it != last; ++it) is_member[*it] = 1;
+        const std::int32_t* b = inst.bbox;
+        out[i] = png::encode_binary_png(cc.rows, cols, [&](std::int64_t r, png::MaskDeflater& d) {
+            if (r < b[0] || r >= b[2]) {
+                d.push(0, static_cast<std::uint64_t>(cols));
+                return;
+            }
+            const std::uint32_t* row = cc.id.data() + r * cols;
+            push_row_runs(d, b[1], b[3], cols, [&](std::int64_t c) { return is_member[row[c]] != 0; });
+        });
+        for (auto it = first; it != last; ++it) is_member[*it] = 0;
+    }
+}
+
+}  // namespace samed2d
