@@ -1,26 +1,46 @@
 #include <cstdint>
+#include <vector>
 
 #include "register.hpp"
 #include "samed2d/slicing.hpp"
 
 namespace {
 
-// Copies the display-oriented slice k along `axis` of a 3D array (SPEC section 3).
-py::array display_slice(const py::array& volume, int axis, std::int64_t k) {
+using Copy = void (*)(const char*, const std::int64_t*, const std::ptrdiff_t*, int, std::int64_t, std::int64_t,
+                      char*);
+
+Copy copy_for(py::ssize_t itemsize) {
+    switch (itemsize) {
+        case 1: return samed2d::copy_display_slices<1>;
+        case 2: return samed2d::copy_display_slices<2>;
+        case 4: return samed2d::copy_display_slices<4>;
+        case 8: return samed2d::copy_display_slices<8>;
+    }
+    return nullptr;
+}
+
+// Slices [start, stop) along `axis` of a 3D array, each S.T[::-1, ::-1] (SPEC
+// section 3), as one dense (stop - start, rows, cols) array read through strides.
+py::array display_slices(const py::array& volume, int axis, std::int64_t start, std::int64_t stop) {
     if (volume.ndim() != 3) {
-        throw py::value_error("display_slice: expected a 3D array, got " + std::to_string(volume.ndim()) +
+        throw py::value_error("display_slices: expected a 3D array, got " + std::to_string(volume.ndim()) +
                               " dimensions");
     }
+    if (axis < 0 || axis > 2) throw py::value_error("axis must be 0, 1 or 2");
     const std::int64_t shape[3] = {volume.shape(0), volume.shape(1), volume.shape(2)};
+    if (start < 0 || stop > shape[axis] || start >= stop) {
+        throw py::index_error("display_slices: need 0 <= start < stop <= " + std::to_string(shape[axis]));
+    }
+    const Copy copy = copy_for(volume.itemsize());
+    if (copy == nullptr) throw py::type_error("display_slices: unsupported item size");
     const std::ptrdiff_t strides[3] = {volume.strides(0), volume.strides(1), volume.strides(2)};
-    const samed2d::Strided2D view =
-        samed2d::display_slice(static_cast<const char*>(volume.data()), shape, strides, axis, k);
-    py::array out(volume.dtype(), std::vector<py::ssize_t>{view.rows, view.cols});
+    const int p = axis == 0 ? 1 : 0, q = axis == 2 ? 1 : 2;
+    py::array out(volume.dtype(), std::vector<py::ssize_t>{stop - start, shape[q], shape[p]});
+    const char* base = static_cast<const char*>(volume.data());
     char* dst = static_cast<char*>(out.mutable_data());
-    const auto itemsize = static_cast<std::size_t>(volume.itemsize());
     {
         py::gil_scoped_release release;
-        samed2d::copy_window(view, itemsize, dst);
+        copy(base, shape, strides, axis, start, stop, dst);
     }
     return out;
 }
@@ -28,6 +48,6 @@ py::array display_slice(const py::array& volume, int axis, std::int64_t k) {
 }  // namespace
 
 void register_slicing(py::module_& m) {
-    m.def("display_slice", &display_slice, py::arg("volume"), py::arg("axis"), py::arg("index"),
-          "Copy of V[k,:,:], V[:,k,:] or V[:,:,k] as S.T[::-1, ::-1] (SPEC section 3), read through strides.");
+    m.def("display_slices", &display_slices, py::arg("volume"), py::arg("axis"), py::arg("start"), py::arg("stop"),
+          "Slices [start, stop) of V along axis, each as S.T[::-1, ::-1] (SPEC section 3), in one dense array.");
 }

@@ -7,7 +7,7 @@ from PIL import Image
 
 from .datasets import CaseSpec
 from .pipeline import is_nifti
-from .slicing import kept_slices
+from .slicing import kept_axes
 
 
 def _nifti_shape(path) -> tuple:
@@ -36,9 +36,9 @@ def case_slices(spec: CaseSpec) -> str:
         if shape[:3] != label_shape:
             raise ValueError(f"{path}: grid {shape[:3]} differs from the label's {label_shape}")
         channels += shape[3] if len(shape) == 4 else 1
-    per_axis = {"x": 0, "y": 0, "z": 0}
-    for axis, _, _ in kept_slices(label_shape):
-        per_axis["xyz"[axis]] += 1
+    per_axis = {name: 0 for name in "xyz"}
+    for axis in kept_axes(label_shape):
+        per_axis["xyz"[axis]] = label_shape[axis]
     total = sum(per_axis.values())
     axes = " ".join(f"{a}={n}" for a, n in per_axis.items())
     return f"grid {label_shape}, {channels} channel(s): {total} slices ({axes}) x {channels} images at most"

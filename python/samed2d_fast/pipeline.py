@@ -17,6 +17,7 @@ from .instances import instance_members, slice_instances_raw
 from .naming import (
     DIM_SLICE_2D,
     clean_field,
+    dim_slice_id,
     format_class_id,
     image_path,
     image_stem,
@@ -27,7 +28,7 @@ from .naming import (
 from .normalize import normalize
 from .output import encode_png, inside, write_atomic
 from .record import CaseRecord
-from .slicing import display_slice, display_view, kept_slices
+from .slicing import iter_display_slices, kept_axes
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 IGNORE = "ignore"
@@ -236,5 +237,6 @@ def _slices(images: List[np.ndarray], labels: np.ndarray):
     if labels.ndim == 2:
         yield DIM_SLICE_2D, images, labels
         return
-    for axis, index, slice_id in kept_slices(labels.shape):
-        yield slice_id, [display_slice(im, axis, index) for im in images], display_view(labels, axis, index)
+    for axis in kept_axes(labels.shape):
+        for index, (label_slice, *image_slices) in iter_display_slices([labels, *images], axis):
+            yield dim_slice_id(axis, index, labels.shape[axis]), image_slices, label_slice

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
-from .naming import dim_slice_id
+
+# Slices copied per C++ call: enough to read a Fortran-ordered volume's x and y
+# slices in memory order, small enough to stay in cache (32 x 512 x 512 bytes).
+BATCH = 32
 
 
 def display_view(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
@@ -17,9 +20,9 @@ def display_view(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
     return volume[tuple(where)].T[::-1, ::-1]
 
 
-def display_slice(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
-    """The same slice as a dense copy (the C++ core reads it through strides)."""
-    return _core.display_slice(volume, axis, index)
+def display_slices(volume: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    """Slices ``start..stop-1`` in display orientation, as one dense (n, rows, cols) array."""
+    return _core.display_slices(volume, axis, start, stop)
 
 
 def keep_slice(height: int, width: int) -> bool:
@@ -27,11 +30,16 @@ def keep_slice(height: int, width: int) -> bool:
     return 2 * min(height, width) >= max(height, width)
 
 
-def kept_slices(shape: Tuple[int, int, int]) -> Iterator[Tuple[int, int, str]]:
-    """(axis, index, dim_slice_id) of every slice that passes the aspect filter, in SPEC order."""
-    for axis in range(3):
-        others = [shape[a] for a in range(3) if a != axis]
-        if not keep_slice(others[1], others[0]):
-            continue
-        for index in range(shape[axis]):
-            yield axis, index, dim_slice_id(axis, index, shape[axis])
+def kept_axes(shape: Tuple[int, int, int]) -> List[int]:
+    """The axes whose slices pass the aspect filter (all slices of an axis share a shape)."""
+    return [a for a in range(3) if keep_slice(*[shape[b] for b in range(3) if b != a])]
+
+
+def iter_display_slices(volumes: Sequence[np.ndarray], axis: int) -> Iterator[Tuple[int, List[np.ndarray]]]:
+    """(k, [slice k of each volume]) along ``axis``, copied a batch at a time."""
+    n = volumes[0].shape[axis]
+    for start in range(0, n, BATCH):
+        stop = min(n, start + BATCH)
+        batches = [display_slices(v, axis, start, stop) for v in volumes]
+        for j in range(stop - start):
+            yield start + j, [b[j] for b in batches]
