@@ -233,3 +233,47 @@ def test_volume_reader_equals_canonical(shared_data):
     ref, _ = read_volume_ref(path, "label")
     canonical = np.asanyarray(nib.as_closest_canonical(nib.load(str(path))).dataobj)
     np.testing.assert_array_equal(ref, canonical)
+
+
+def test_threads_give_the_same_bytes(tmp_path):
+    rng = np.random.default_rng(12)
+    shape = (40, 36, 70)
+    img = save_nifti(tmp_path / "img.nii.gz", rng.normal(size=shape).astype(np.float32))
+    lab = save_nifti(tmp_path / "lab.nii.gz", blob_labels(shape, 5, rng))
+    outs = []
+    for threads in (1, 3):
+        out = tmp_path / f"t{threads}"
+        record = sf.convert_case(img, lab, out, dataset="d", modality="ct_00", consolidate="union", threads=threads)
+        outs.append((out, record))
+    (a, ra), (b, rb) = outs
+    assert ra == rb and len(ra.images) > 64  # more slices than one window of threads
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for name in files:
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_failure_leaves_nothing_behind_with_threads(tmp_path, monkeypatch):
+    """A write that fails part-way (a full disk) removes every file the case wrote."""
+    from samed2d_fast import output
+
+    rng = np.random.default_rng(13)
+    shape = (30, 30, 40)
+    img = save_nifti(tmp_path / "img.nii.gz", rng.normal(size=shape).astype(np.float32))
+    lab = save_nifti(tmp_path / "lab.nii.gz", blob_labels(shape, 3, rng))
+    calls = {"n": 0}
+    real = output.write_atomic
+
+    def failing(path, data):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr("samed2d_fast.pipeline.write_atomic", failing)
+    for threads in (1, 2):
+        calls["n"] = 0
+        out = tmp_path / f"out{threads}"
+        with pytest.raises(OSError, match="No space left"):
+            sf.convert_case(img, lab, out, dataset="d", modality="ct_00", threads=threads)
+        assert not [p for p in out.rglob("*") if p.is_file()]

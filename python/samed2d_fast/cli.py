@@ -88,6 +88,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("running")
     g.add_argument("-j", "--workers", type=_workers, default=os.cpu_count() or 1,
                    help="cases converted in parallel (default: the machine's cores)")
+    g.add_argument("--threads", type=_workers, default=1,
+                   help="slices converted at once inside each case (default 1); with -j, cores = j x threads")
     g.add_argument("--resume", action="store_true",
                    help="go on with an interrupted run in OUT: complete cases are kept")
     g.add_argument("--overwrite", action="store_true", help="remove an earlier run's output in OUT first")
@@ -275,7 +277,7 @@ def _cmd_convert(args) -> int:
 
 def _options(args) -> Options:
     return Options(connectivity=args.connectivity, consolidate=args.consolidate,
-                   keep_empty=args.keep_empty, rgb=args.rgb)
+                   keep_empty=args.keep_empty, rgb=args.rgb, threads=args.threads)
 
 
 # ---- verify and demo -------------------------------------------------------------------

@@ -29,6 +29,7 @@ class Options:
     consolidate: str = "outer"
     keep_empty: bool = False
     rgb: bool = False
+    threads: int = 1
 
 
 @dataclass
@@ -56,6 +57,7 @@ def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
             consolidate=options.consolidate,
             keep_empty=options.keep_empty,
             rgb=options.rgb,
+            threads=options.threads,
         )
         save_record(out_dir, spec.key, record)
     except Exception as exc:  # one case's failure must not stop the run

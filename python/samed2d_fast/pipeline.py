@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -129,11 +130,13 @@ def convert_case(
     keep_empty: bool = False,
     rgb: bool = False,
     binary: Optional[bool] = None,
+    threads: int = 1,
 ) -> CaseRecord:
     """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
 
     Returns a CaseRecord of what was written. On any failure nothing of this
     case stays in ``out_dir`` and the error names the file and the cause.
+    ``threads`` > 1 converts that many slices at once; the output is the same.
     """
     paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
     if not paths:
@@ -163,26 +166,60 @@ def convert_case(
         declared=dict(table.declared),
         declared_max_id=table.declared_max_id,
     )
+
+    def convert_slice(slice_id, image_slices, label_slice):
+        """Encodes and writes one slice's image(s) and masks; returns what it wrote."""
+        raw = slice_instances_raw(label_slice, connectivity, consolidate, with_components=False, with_pngs=True)
+        if not raw["pngs"] and not keep_empty:
+            return {}, {}
+        classes: Dict[str, str] = {}
+        masks = _name_masks(raw, table, classes)
+        images: Dict[str, List[str]] = {}
+        for c, pixels in enumerate(image_slices):
+            stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
+            if rgb and pixels.ndim == 2:
+                pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
+            writer.write(image_path(stem), encode_png(pixels))
+            names = []
+            for (class_field, number), png in masks:
+                names.append(mask_path(stem, class_field, number))
+                writer.write(names[-1], png)
+            images[image_path(stem)] = sorted(names, key=mask_sort_key)
+        return images, classes
+
     try:
-        for slice_id, image_slices, label_slice in _slices(images, labels):
-            raw = slice_instances_raw(label_slice, connectivity, consolidate, with_components=False, with_pngs=True)
-            if not raw["pngs"] and not keep_empty:
-                continue
-            masks = _name_masks(raw, table, record.classes)
-            for c, pixels in enumerate(image_slices):
-                stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
-                if rgb and pixels.ndim == 2:
-                    pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
-                writer.write(image_path(stem), encode_png(pixels))
-                names = []
-                for (class_field, number), png in masks:
-                    names.append(mask_path(stem, class_field, number))
-                    writer.write(names[-1], png)
-                record.images[image_path(stem)] = sorted(names, key=mask_sort_key)
+        for images_written, classes in _map_in_order(convert_slice, _slices(images, labels), threads):
+            record.images.update(images_written)
+            record.classes.update(classes)
     except BaseException:
         writer.discard()
         raise
     return record
+
+
+def _map_in_order(fn, items: Iterable[tuple], threads: int) -> Iterator:
+    """``fn(*item)`` for each item, in order; with threads > 1 up to 2 * threads run at once.
+
+    The kernels, zlib and file writes release the GIL, so slices overlap; the
+    window bounds how many slices (and their batch copies) are alive at once.
+    """
+    if threads <= 1:
+        for item in items:
+            yield fn(*item)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        window: Deque[Future] = deque()
+        try:
+            for item in items:
+                window.append(pool.submit(fn, *item))
+                if len(window) >= 2 * threads:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
+                future.cancel()
+            wait(window)
 
 
 def _name_masks(raw: dict, table: ClassTable, classes: Dict[str, str]):
