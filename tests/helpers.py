@@ -68,3 +68,15 @@ def assert_output_equals_reference(out_dir: Path, record, ref: dict) -> None:
         np.testing.assert_array_equal(got, mask.astype(np.uint8) * 255, err_msg=name)
     written = {str(p.relative_to(out_dir)) for p in out_dir.rglob("*.png")}
     assert written == set(ref["images"]) | set(ref["masks"])
+
+
+def case_that_kills_its_worker(spec, out_dir, options):
+    """A task for executors.run_local whose worker dies (SIGKILL) on the case named "doomed"."""
+    import os
+    import signal
+
+    from samed2d_fast.executors import run_case
+
+    if spec.case == "doomed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_case(spec, out_dir, options)

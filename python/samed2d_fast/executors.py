@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Deque, Iterator, List, Optional
 
 from .datasets import CaseSpec
 from .pipeline import convert_case
@@ -74,31 +75,68 @@ def run_local(
     options: Options,
     workers: int,
     stop: Callable[[CaseResult], bool] = lambda r: False,
+    task: Callable[[CaseSpec, Path, Options], CaseResult] = run_case,
 ) -> Iterator[CaseResult]:
-    """Yields each case's result as it finishes; ``stop`` ends the run early."""
+    """Yields each case's result as it finishes; ``stop`` ends the run early;
+    ``task`` (a module-level function, for the worker processes) runs one case.
+
+    A worker process that dies (killed, out of memory) breaks the pool; the
+    cases it was running are then retried one at a time in a fresh process,
+    so the case that kills its worker alone is reported and the others go on.
+    """
     if workers <= 1:
         for spec in specs:
-            result = run_case(spec, out_dir, options)
+            result = task(spec, out_dir, options)
             yield result
             if stop(result):
                 return
         return
-    pending = list(reversed(specs))
+    queue = deque(specs)
+    while queue:
+        suspects: List[CaseSpec] = []
+        for result in _run_pool(queue, out_dir, options, workers, suspects, task):
+            yield result
+            if stop(result):
+                return
+        for spec in suspects:  # alone, so that a death names its case
+            died: List[CaseSpec] = []
+            for result in _run_pool(deque([spec]), out_dir, options, 1, died, task):
+                yield result
+                if stop(result):
+                    return
+            if died:
+                result = CaseResult(spec.key, None, f"{spec.images[0]}: the worker process died while converting "
+                                                   f"this case (killed, or out of memory)", 0.0)
+                yield result
+                if stop(result):
+                    return
+
+
+def _run_pool(queue: Deque[CaseSpec], out_dir: Path, options: Options, workers: int,
+              broken: List[CaseSpec], task) -> Iterator[CaseResult]:
+    """Runs cases from ``queue`` until it is empty or the pool breaks; the cases
+    that were running when it broke are appended to ``broken``."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         running = {}
-        while pending or running:
-            while pending and len(running) < 2 * workers:
-                spec = pending.pop()
-                running[pool.submit(run_case, spec, out_dir, options)] = spec
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec = running.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    result = CaseResult(spec.key, None, f"{spec.images[0]}: worker process died", 0.0)
-                yield result
-                if stop(result):
-                    pool.shutdown(cancel_futures=True)
+        try:
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    spec = queue.popleft()
+                    running[pool.submit(task, spec, out_dir, options)] = spec
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    spec = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken.append(spec)
+                        continue
+                    yield result
+                if broken:
+                    broken.extend(running.values())
+                    running.clear()
                     return
+        finally:
+            for future in running:
+                future.cancel()
