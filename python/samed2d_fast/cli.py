@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .datasets import (
@@ -20,7 +20,9 @@ from .datasets import (
     load_class_names_file,
     name_collisions,
 )
-from .executors import Options, run_local
+from .executors import Options, plan_by_memory, run_local
+from .headers import available_memory, case_slices
+from .io import DEFAULT_MAX_VOXELS
 from .metadata import write_metadata
 from .output import write_json
 from .progress import Progress
@@ -90,6 +92,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="cases converted in parallel (default: the machine's cores)")
     g.add_argument("--threads", type=_workers, default=1,
                    help="slices converted at once inside each case (default 1); with -j, cores = j x threads")
+    g.add_argument("--max-voxels", type=_workers, default=DEFAULT_MAX_VOXELS, metavar="N",
+                   help=f"refuse a volume whose header claims more voxels (default {DEFAULT_MAX_VOXELS})")
     g.add_argument("--resume", action="store_true",
                    help="go on with an interrupted run in OUT: complete cases are kept")
     g.add_argument("--overwrite", action="store_true", help="remove an earlier run's output in OUT first")
@@ -152,19 +156,30 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- convert -------------------------------------------------------------------------
 
 
-def _datasets_from_args(args, sources: Sequence[str]) -> List[Dataset]:
+def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Dict[str, str]]:
+    """The data sets to convert, and the SRC folders that could not be read (with
+    several SRCs the readable ones still run; with one, its error ends the command)."""
     class_names = load_class_names_file(args.class_names) if args.class_names else None
     if args.images or args.labels:
         if not (args.images and args.labels):
             raise UsageError("--images and --labels go together")
         if sources:
             raise UsageError("give either SRC folders or --images/--labels, not both")
-        return [find_globs(args.images, args.labels, args.dataset, args.modality, class_names)]
+        return [find_globs(args.images, args.labels, args.dataset, args.modality, class_names)], {}
     if not sources:
         raise UsageError("no SRC given: samed2d convert SRC [SRC...] OUT")
     if args.dataset and len(sources) > 1:
         raise UsageError("--dataset names one data set; give one SRC with it")
-    return [find_dataset(s, name=args.dataset, modality=args.modality, class_names=class_names) for s in sources]
+    if len(sources) == 1:
+        return [find_dataset(sources[0], name=args.dataset, modality=args.modality, class_names=class_names)], {}
+    datasets, failed = [], {}
+    for source in sources:
+        try:
+            datasets.append(find_dataset(source, modality=args.modality, class_names=class_names))
+        except DatasetError as exc:
+            failed[str(source)] = str(exc)
+            print(f"samed2d convert: error: {exc}", file=sys.stderr)
+    return datasets, failed
 
 
 def _prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
@@ -184,26 +199,38 @@ def _prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
 
 
 def convert(datasets: List[Dataset], out: Path, options: Options, *, workers: int, resume: bool,
-            overwrite: bool, fail_fast: bool, progress: bool, test_fraction: float) -> int:
-    """The whole job: cases -> files and records -> metadata -> summary. Returns the exit status."""
+            overwrite: bool, fail_fast: bool, progress: bool, test_fraction: float,
+            failures: Optional[Dict[str, str]] = None) -> int:
+    """The whole job: cases -> files and records -> metadata -> summary. Returns the exit status.
+
+    ``failures`` carries what failed before any case ran (unreadable data sets).
+    """
     start = time.perf_counter()
     _prepare_out(out, resume, overwrite)
     specs = [spec for ds in datasets for spec in ds.cases]
-    failures: Dict[str, str] = {}
+    failures = dict(failures or {})
     for key, group in name_collisions(specs).items():
         sources = " and ".join(s.images[0] for s in group)
         failures[key] = f"{sources}: case names collide as {key!r}"
     done = completed_keys(out)
     todo = [s for s in specs if s.key not in failures and s.key not in done]
+    plan = plan_by_memory(todo, workers, available_memory())
+    failures.update(plan.too_big)
     for ds in datasets:
         decide_binary(ds)
-    bar = Progress(total=len(todo), enabled=progress)
-    stop = (lambda r: r.error is not None) if fail_fast else (lambda r: False)
-    for result in run_local(todo, out, options, workers, stop=stop):
-        if result.error:
-            failures[result.key] = result.error
-            bar.write(f"FAILED {result.error}")
-        bar.update(result.record)
+    bar = Progress(total=len(plan.shared) + len(plan.alone), enabled=progress)
+    for line in plan.too_big.values():
+        bar.write(f"FAILED {line}")
+    stopped = fail_fast and bool(failures)
+    for batch, n in ((plan.shared, workers), (plan.alone, 1)):  # big cases one at a time, last
+        if stopped:
+            break
+        for result in run_local(batch, out, options, n, stop=lambda r: fail_fast and r.error is not None):
+            if result.error:
+                failures[result.key] = result.error
+                bar.write(f"FAILED {result.error}")
+                stopped = fail_fast
+            bar.update(result.record)
     bar.close()
     records = write_metadata(out, load_records(out), test_fraction=test_fraction)
     summary = summarise(records)
@@ -236,8 +263,6 @@ def _print_summary(summary: dict, failures: Dict[str, str], out: Path, seconds: 
 
 
 def _dry_run(datasets: List[Dataset]) -> int:
-    from .headers import case_slices  # header reading is only needed here
-
     ok = True
     for ds in datasets:
         print(f"{ds.name}  [{ds.layout}]  {ds.source}")
@@ -267,17 +292,17 @@ def _cmd_convert(args) -> int:
         if len(args.paths) < 2:
             raise UsageError("give SRC [SRC...] OUT")
         sources, out = args.paths[:-1], args.paths[-1]
-    datasets = _datasets_from_args(args, sources)
+    datasets, failed = _datasets_from_args(args, sources)
     if args.dry_run:
-        return _dry_run(datasets)
+        return _dry_run(datasets) or (1 if failed else 0)
     return convert(datasets, Path(out), _options(args), workers=args.workers, resume=args.resume,
                    overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
-                   test_fraction=args.test_fraction)
+                   test_fraction=args.test_fraction, failures=failed)
 
 
 def _options(args) -> Options:
     return Options(connectivity=args.connectivity, consolidate=args.consolidate,
-                   keep_empty=args.keep_empty, rgb=args.rgb, threads=args.threads)
+                   keep_empty=args.keep_empty, rgb=args.rgb, threads=args.threads, max_voxels=args.max_voxels)
 
 
 # ---- verify and demo -------------------------------------------------------------------

@@ -14,9 +14,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Deque, Iterator, List, Optional
+from typing import Callable, Deque, Dict, Iterator, List, Optional
 
 from .datasets import CaseSpec
+from .headers import PEAK_FACTOR, decoded_bytes
+from .io import DEFAULT_MAX_VOXELS
 from .pipeline import convert_case
 from .record import CaseRecord
 from .state import save_record
@@ -31,6 +33,7 @@ class Options:
     keep_empty: bool = False
     rgb: bool = False
     threads: int = 1
+    max_voxels: int = DEFAULT_MAX_VOXELS
 
 
 @dataclass
@@ -59,6 +62,7 @@ def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
             keep_empty=options.keep_empty,
             rgb=options.rgb,
             threads=options.threads,
+            max_voxels=options.max_voxels,
         )
         save_record(out_dir, spec.key, record)
     except Exception as exc:  # one case's failure must not stop the run
@@ -140,3 +144,36 @@ def _run_pool(queue: Deque[CaseSpec], out_dir: Path, options: Options, workers: 
         finally:
             for future in running:
                 future.cancel()
+
+
+@dataclass
+class MemoryPlan:
+    """Cases split by what they need: a worker's share of memory, all of it, or more."""
+
+    shared: List[CaseSpec]
+    alone: List[CaseSpec]
+    too_big: Dict[str, str]  # case key -> error line
+
+
+def plan_by_memory(specs: List[CaseSpec], workers: int, available: int) -> MemoryPlan:
+    """A case whose decoded arrays (times the measured peak factor) do not fit in
+    ``available / workers`` runs alone after the others; one that does not fit in
+    ``available`` fails before anything is decoded. Headers that cannot be read
+    are left to the case itself to report."""
+    plan = MemoryPlan([], [], {})
+    share = available // max(workers, 1)
+    for spec in specs:
+        try:
+            need = PEAK_FACTOR * decoded_bytes(spec)
+        except Exception:
+            need = 0
+        if need > available:
+            plan.too_big[spec.key] = (
+                f"{spec.images[0]}: needs about {need / 2**30:.1f} GiB to convert, "
+                f"only {available / 2**30:.1f} GiB of memory is available"
+            )
+        elif need > share and workers > 1:
+            plan.alone.append(spec)
+        else:
+            plan.shared.append(spec)
+    return plan

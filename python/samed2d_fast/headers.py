@@ -1,11 +1,14 @@
-"""What a case would give, from file headers only (``convert --dry-run``): no voxel is decoded."""
+"""What a case would give and need, from file headers only: no voxel is decoded."""
 
 from __future__ import annotations
+
+import os
 
 import nibabel as nib
 from PIL import Image
 
 from .datasets import CaseSpec
+from .io import reads_stored_integers
 from .pipeline import is_nifti
 from .slicing import kept_axes
 
@@ -42,3 +45,37 @@ def case_slices(spec: CaseSpec) -> str:
     total = sum(per_axis.values())
     axes = " ".join(f"{a}={n}" for a, n in per_axis.items())
     return f"grid {label_shape}, {channels} channel(s): {total} slices ({axes}) x {channels} images at most"
+
+
+# Peak memory of a case is about this multiple of its decoded image and labels
+# (stored arrays, the normalised copy, slice batches; measured in bench/).
+PEAK_FACTOR = 3
+
+
+def decoded_bytes(spec: CaseSpec) -> int:
+    """Bytes of a case's decoded image channels and label map, from headers alone."""
+    total = 0
+    for path, is_label in [*((p, False) for p in spec.images), (spec.label, True)]:
+        if is_nifti(path):
+            img = nib.load(str(path))
+            itemsize = img.get_data_dtype().itemsize if reads_stored_integers(img, is_label) else 8
+            voxels = 1
+            for n in img.shape:
+                voxels *= int(n)
+            total += voxels * itemsize
+        else:
+            with Image.open(path) as im:
+                total += im.size[0] * im.size[1] * max(len(im.getbands()), 1) * 4
+    return total
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new work (Linux MemAvailable, else free pages)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -44,31 +44,55 @@ class Volume:
         return tuple(int(self.data.shape[i]) for i in np.argsort(self.ornt[:, 0]))
 
 
-def _load_nifti(path) -> nib.Nifti1Image:
+# Grids larger than this are refused from the header, before any allocation:
+# a broken or hostile header can claim petabytes. 2^31 voxels is a 1290^3 volume.
+DEFAULT_MAX_VOXELS = 2**31
+
+
+def load_nifti_header(path, max_voxels: int = DEFAULT_MAX_VOXELS) -> nib.Nifti1Image:
+    """The image object with its header read and checked; no voxel is decoded yet."""
     try:
         img = nib.load(os.fspath(path))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
     except Exception as exc:  # nibabel raises many kinds for a broken file
-        raise InputError(f"{path}: not a readable NIfTI file ({exc})") from None
+        raise InputError(f"{path}: not a readable NIfTI file ({_one_line(exc)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise InputError(f"{path}: not a NIfTI-1/2 image ({type(img).__name__})")
+    voxels = int(np.prod(img.shape, dtype=object))
+    if voxels > max_voxels:
+        raise InputError(
+            f"{path}: header claims a {'x'.join(map(str, img.shape))} grid ({voxels} voxels), "
+            f"more than --max-voxels {max_voxels}"
+        )
     return img
 
 
-def _read_array(img, path, scaled_floats: bool) -> np.ndarray:
-    """The stored integers where scaling may be skipped, else ``get_fdata()``."""
-    proxy = img.dataobj
-    stored = img.get_data_dtype()
-    slope, inter = float(proxy.slope), float(proxy.inter)
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def reads_stored_integers(img, is_label: bool) -> bool:
+    """Whether a volume is used as its stored integers rather than ``get_fdata()``:
+    images with a positive slope (normalisation ignores an increasing affine map),
+    labels only without scaling (their values are the scaled ones)."""
+    if img.get_data_dtype().kind not in "iu":
+        return False
+    slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
+    return slope == 1 and inter == 0 if is_label else slope > 0
+
+
+def _read_array(img, path, is_label: bool) -> np.ndarray:
     try:
-        if stored.kind in "iu" and (slope > 0 if not scaled_floats else (slope == 1 and inter == 0)):
-            data = np.asanyarray(proxy.get_unscaled())
-        else:
-            data = img.get_fdata()
+        if reads_stored_integers(img, is_label):
+            return np.asanyarray(img.dataobj.get_unscaled())
+        return img.get_fdata()
     except Exception as exc:  # truncated or corrupt data
-        raise InputError(f"{path}: cannot read the voxel data ({exc})") from None
-    return data
+        raise InputError(f"{path}: cannot read the voxel data ({_one_line(exc)})") from None
 
 
 def _squeeze_to_3d_or_4d(data: np.ndarray, path) -> np.ndarray:
@@ -87,17 +111,15 @@ def _volume(img, data, path) -> Volume:
     return Volume(str(path), data, ornt, affine)
 
 
-def read_nifti_image(path) -> Volume:
-    """An image volume: 3D, or 4D with channels last."""
-    img = _load_nifti(path)
-    data = _squeeze_to_3d_or_4d(_read_array(img, path, scaled_floats=False), path)
+def image_volume(img, path) -> Volume:
+    """The image volume of a loaded NIfTI: 3D, or 4D with channels last."""
+    data = _squeeze_to_3d_or_4d(_read_array(img, path, is_label=False), path)
     return _volume(img, data, path)
 
 
-def read_nifti_label(path) -> Volume:
-    """A 3D label map of validated integer labels."""
-    img = _load_nifti(path)
-    data = _squeeze_to_3d_or_4d(_read_array(img, path, scaled_floats=True), path)
+def label_volume(img, path) -> Volume:
+    """The 3D label map of a loaded NIfTI, validated integer labels."""
+    data = _squeeze_to_3d_or_4d(_read_array(img, path, is_label=True), path)
     if data.ndim != 3:
         raise InputError(f"{path}: a label map must be 3D, got shape {data.shape}")
     return _volume(img, validate_labels(data, path), path)
@@ -160,7 +182,7 @@ def _open_2d(path) -> Image.Image:
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except Exception as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from None
+        raise InputError(f"{path}: not a readable image ({_one_line(exc)})") from None
     return im
 
 

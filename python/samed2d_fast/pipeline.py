@@ -131,12 +131,15 @@ def convert_case(
     rgb: bool = False,
     binary: Optional[bool] = None,
     threads: int = 1,
+    max_voxels: int = io.DEFAULT_MAX_VOXELS,
 ) -> CaseRecord:
     """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
 
     Returns a CaseRecord of what was written. On any failure nothing of this
     case stays in ``out_dir`` and the error names the file and the cause.
     ``threads`` > 1 converts that many slices at once; the output is the same.
+    A NIfTI header claiming more than ``max_voxels`` voxels is refused before
+    anything is decoded.
     """
     paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
     if not paths:
@@ -145,7 +148,7 @@ def convert_case(
     dataset_field = clean_field(dataset)
     case_field = clean_field(case if case is not None else case_name_of(paths[0]))
     if all(is_nifti(p) for p in paths) and is_nifti(label):
-        images, labels = _read_volume_case(paths, label)
+        images, labels = _read_volume_case(paths, label, max_voxels)
     elif len(paths) == 1 and not is_nifti(paths[0]) and not is_nifti(label):
         images, labels = _read_2d_case(paths[0], label, binary)
     else:
@@ -241,12 +244,16 @@ def _normalised(stored: np.ndarray, source) -> np.ndarray:
         raise io.InputError(f"{source}: {exc}") from None
 
 
-def _read_volume_case(paths, label):
-    """Channels (each normalised over its whole volume, RAS+ views) and the RAS+ label map."""
-    lab = io.read_nifti_label(label)
+def _read_volume_case(paths, label, max_voxels):
+    """Channels (each normalised over its whole volume, RAS+ views) and the RAS+ label map.
+
+    Every header is read and checked before any voxel is decoded.
+    """
+    headers = {p: io.load_nifti_header(p, max_voxels) for p in [*paths, label]}
+    lab = io.label_volume(headers[label], label)
     images = []
     for path in paths:
-        vol = io.read_nifti_image(path)
+        vol = io.image_volume(headers[path], path)
         io.check_same_grid(vol, lab)
         channels = [vol.data[..., c] for c in range(vol.data.shape[3])] if vol.data.ndim == 4 else [vol.data]
         images.extend(vol.ras(_normalised(stored, path)) for stored in channels)
