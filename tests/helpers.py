@@ -80,3 +80,39 @@ def case_that_kills_its_worker(spec, out_dir, options):
     if spec.case == "doomed":
         os.kill(os.getpid(), signal.SIGKILL)
     return run_case(spec, out_dir, options)
+
+
+def write_nnunet_folder(root: Path, n_cases: int, seed: int = 0, shape=(20, 18, 24)) -> Path:
+    """A small nnU-Net v2 raw data set of synthetic cases (CT channel, three named classes)."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    for i in range(n_cases):
+        image = rng.normal(0, 200, shape).astype(np.int16)
+        save_nifti(root / "imagesTr" / f"case{i:02d}_0000.nii.gz", image)
+        save_nifti(root / "labelsTr" / f"case{i:02d}.nii.gz", blob_labels(shape, 3, rng))
+    labels = {"background": 0, "kidney": 1, "tumour": 2, "cyst": 3}
+    (root / "dataset.json").write_text(json.dumps({"name": root.name, "channel_names": {"0": "CT"},
+                                                   "labels": labels, "file_ending": ".nii.gz"}))
+    return root
+
+
+def tree_bytes(root: Path) -> dict:
+    """Every file under root (relative path -> bytes)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def kill_worker_on_first_try(spec, out_dir, options):
+    """A task whose first attempt at case01 kills its worker (a marker file remembers it)."""
+    import os
+    import signal
+
+    from samed2d_fast.executors import run_case
+
+    marker = Path(out_dir).parent / f"killed-{spec.case}"
+    if spec.case == "case01" and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_case(spec, out_dir, options)

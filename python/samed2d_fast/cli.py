@@ -6,36 +6,14 @@ import argparse
 import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from . import __version__
-from .datasets import (
-    Dataset,
-    DatasetError,
-    decide_binary,
-    find_dataset,
-    find_globs,
-    load_class_names_file,
-    name_collisions,
-)
-from .executors import Options, plan_by_memory, run_local
-from .headers import available_memory, case_slices
+from . import __version__, runner
+from .datasets import Dataset, DatasetError, find_dataset, find_globs, load_class_names_file, name_collisions
+from .executors import Options
+from .headers import case_slices
 from .io import DEFAULT_MAX_VOXELS
-from .metadata import write_metadata
-from .output import write_json
-from .progress import Progress
-from .state import (
-    SUMMARY_JSON,
-    clear_output,
-    completed_keys,
-    is_empty,
-    load_records,
-    remove_partial_files,
-    summarise,
-    write_failures,
-)
 
 EXAMPLES_CONVERT = """\
 examples:
@@ -49,7 +27,7 @@ examples:
 
 
 class UsageError(Exception):
-    """A problem with the command line or OUT; exits with status 2."""
+    """A problem with the command line; exits with status 2."""
 
 
 def _workers(value: str) -> int:
@@ -98,6 +76,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="go on with an interrupted run in OUT: complete cases are kept")
     g.add_argument("--overwrite", action="store_true", help="remove an earlier run's output in OUT first")
     g.add_argument("--fail-fast", action="store_true", help="stop at the first case that fails")
+    g.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local process pool (default), or Dask: a LocalCluster of --workers processes")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run each case as a task on this Dask cluster (tcp://host:8786); workers write "
+                        "into OUT, which must be on a file system they share")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -131,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='JSON class names, {"1": "liver"} or {"liver": 1} (default: dataset.json labels)')
     p.add_argument("--dry-run", action="store_true",
                    help="list pairs, modalities, classes and slices per case from the headers only")
+    g = p.add_argument_group("sharding (any scheduler: Slurm arrays, job lists, several machines)")
+    g.add_argument("--num-shards", type=_workers, metavar="N",
+                   help="split the cases into N shards (default: $SLURM_ARRAY_TASK_COUNT when set)")
+    g.add_argument("--shard-index", type=int, metavar="I",
+                   help="convert shard I only, 0-based (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN); "
+                        "shards share OUT, then 'samed2d merge OUT' writes the final files")
     _add_conversion_options(p)
     _add_run_options(p)
 
@@ -140,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "image's size, names parse, and no image or mask is unlisted. Exit 1 with a list otherwise.",
         epilog="example:\n  samed2d verify out/", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", metavar="OUT")
+
+    p = sub.add_parser(
+        "merge", help="join the shards of a sharded run into the final JSON files",
+        description="Write SAMed2D_v1.json, the class mapping, the split files, summary.json and "
+                    "failures.json of OUT from the records every shard left there: the same bytes as "
+                    "one unsharded run. Classes whose ids were pending get them now.",
+        epilog="example (a Slurm array of 16 tasks, then one merge):\n"
+               "  sbatch --array=0-15 --wrap 'samed2d convert Task03_Liver/ out/'\n"
+               "  samed2d merge out/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--test-fraction", type=_fraction, default=0.2,
+                   help="fraction of cases in label2image_test.json (default 0.2)")
 
     p = sub.add_parser(
         "demo", help="convert a synthetic phantom (no download) to see the whole job",
@@ -182,86 +184,6 @@ def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Di
     return datasets, failed
 
 
-def _prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
-    if not is_empty(out):
-        if overwrite:
-            clear_output(out)
-        elif not resume:
-            raise UsageError(f"{out} is not empty: add --resume to go on with the run there, "
-                             f"or --overwrite to replace it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
-    remove_partial_files(out)
-
-
-def convert(datasets: List[Dataset], out: Path, options: Options, *, workers: int, resume: bool,
-            overwrite: bool, fail_fast: bool, progress: bool, test_fraction: float,
-            failures: Optional[Dict[str, str]] = None) -> int:
-    """The whole job: cases -> files and records -> metadata -> summary. Returns the exit status.
-
-    ``failures`` carries what failed before any case ran (unreadable data sets).
-    """
-    start = time.perf_counter()
-    _prepare_out(out, resume, overwrite)
-    specs = [spec for ds in datasets for spec in ds.cases]
-    failures = dict(failures or {})
-    for key, group in name_collisions(specs).items():
-        sources = " and ".join(s.images[0] for s in group)
-        failures[key] = f"{sources}: case names collide as {key!r}"
-    done = completed_keys(out)
-    todo = [s for s in specs if s.key not in failures and s.key not in done]
-    plan = plan_by_memory(todo, workers, available_memory())
-    failures.update(plan.too_big)
-    for ds in datasets:
-        decide_binary(ds)
-    bar = Progress(total=len(plan.shared) + len(plan.alone), enabled=progress)
-    for line in plan.too_big.values():
-        bar.write(f"FAILED {line}")
-    stopped = fail_fast and bool(failures)
-    for batch, n in ((plan.shared, workers), (plan.alone, 1)):  # big cases one at a time, last
-        if stopped:
-            break
-        for result in run_local(batch, out, options, n, stop=lambda r: fail_fast and r.error is not None):
-            if result.error:
-                failures[result.key] = result.error
-                bar.write(f"FAILED {result.error}")
-                stopped = fail_fast
-            bar.update(result.record)
-    bar.close()
-    records = write_metadata(out, load_records(out), test_fraction=test_fraction)
-    summary = summarise(records)
-    summary["failed"] = len(failures)
-    summary["skipped_unlabelled"] = sum(len(ds.unlabelled) for ds in datasets)
-    write_json(out / SUMMARY_JSON, summary)
-    write_failures(out, failures)
-    _print_summary(summary, failures, out, time.perf_counter() - start, skipped=len(done))
-    return 1 if failures else 0
-
-
-def _print_summary(summary: dict, failures: Dict[str, str], out: Path, seconds: float, skipped: int) -> None:
-    lines = [f"\n{summary['cases']} cases, {summary['images']} images, {summary['masks']} masks in {out}"
-             f"  ({seconds:.1f} s{f', {skipped} cases kept from before' if skipped else ''})"]
-    lines.append(f"\n{'modality':<20}{'images':>10}{'masks':>10}")
-    for modality, row in sorted(summary["per_modality"].items()):
-        lines.append(f"{modality:<20}{row['images']:>10}{row['masks']:>10}")
-    classes = sorted(summary["per_class"].items(), key=lambda kv: (-kv[1], kv[0]))
-    if classes:
-        lines.append(f"\n{'class (top 15 by masks)':<50}{'masks':>10}")
-        lines += [f"{name:<50}{count:>10}" for name, count in classes[:15]]
-        if len(classes) > 15:
-            lines.append(f"... and {len(classes) - 15} more classes (see summary.json)")
-    if summary["skipped_unlabelled"]:
-        lines.append(f"\n{summary['skipped_unlabelled']} image files without a label were skipped")
-    if failures:
-        lines.append(f"\n{len(failures)} case(s) FAILED (also in {out / 'failures.json'}):")
-        lines += [f"  {failures[k]}" for k in sorted(failures)]
-    print("\n".join(lines))
-
-
 def _dry_run(datasets: List[Dataset]) -> int:
     ok = True
     for ds in datasets:
@@ -295,9 +217,19 @@ def _cmd_convert(args) -> int:
     datasets, failed = _datasets_from_args(args, sources)
     if args.dry_run:
         return _dry_run(datasets) or (1 if failed else 0)
-    return convert(datasets, Path(out), _options(args), workers=args.workers, resume=args.resume,
-                   overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
-                   test_fraction=args.test_fraction, failures=failed)
+    return runner.convert(datasets, Path(out), _options(args), engine=_engine(args),
+                          shard=runner.Shard.from_slurm(args.num_shards, args.shard_index), resume=args.resume,
+                          overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
+                          test_fraction=args.test_fraction, failures=failed)
+
+
+def _engine(args) -> runner.Engine:
+    executor = "dask" if args.scheduler else args.executor
+    return runner.Engine(workers=args.workers, executor=executor, scheduler=args.scheduler)
+
+
+def _cmd_merge(args) -> int:
+    return runner.merge(Path(args.out), test_fraction=args.test_fraction)
 
 
 def _options(args) -> Options:
@@ -333,9 +265,9 @@ def _cmd_demo(args) -> int:
         find_dataset(written["PhantomCT"]["root"]),
         find_dataset(written["PhantomDerm"]["root"], modality=["dermoscopy_00"]),
     ]
-    status = convert(datasets, out, _options(args), workers=args.workers, resume=args.resume,
-                     overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
-                     test_fraction=args.test_fraction)
+    status = runner.convert(datasets, out, _options(args), engine=_engine(args), resume=args.resume,
+                            overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
+                            test_fraction=args.test_fraction)
     problems = verify_output(out)
     print(f"\noutput: {out.resolve()}  (verify: {'OK' if not problems else f'{len(problems)} problems'})")
     return status or (1 if problems else 0)
@@ -344,10 +276,10 @@ def _cmd_demo(args) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo}[args.command]
+    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge}[args.command]
     try:
         return handler(args)
-    except (UsageError, DatasetError) as exc:
+    except (UsageError, DatasetError, runner.RunError) as exc:
         print(f"samed2d {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -177,3 +177,50 @@ def plan_by_memory(specs: List[CaseSpec], workers: int, available: int) -> Memor
         else:
             plan.shared.append(spec)
     return plan
+
+
+def run_dask(
+    specs: List[CaseSpec],
+    out_dir: Path,
+    options: Options,
+    workers: int,
+    scheduler: Optional[str] = None,
+    stop: Callable[[CaseResult], bool] = lambda r: False,
+    task: Callable[[CaseSpec, Path, Options], CaseResult] = run_case,
+) -> Iterator[CaseResult]:
+    """Each case a task on a Dask cluster (``scheduler`` address), or on a LocalCluster
+    of ``workers`` processes. Workers write into OUT themselves (a shared file system);
+    a task whose worker is lost is run again elsewhere by Dask, and a case that keeps
+    killing workers is reported."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+    except ImportError:
+        raise RuntimeError("the Dask executor needs Dask: pip install 'samed2d_fast[dask]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, host="127.0.0.1")
+    client = Client(scheduler or cluster)
+    try:
+        futures = {client.submit(task, spec, out_dir, options, key=f"samed2d-{spec.key}", pure=False): spec
+                   for spec in specs}
+        for future in as_completed(futures):
+            spec = futures[future]
+            try:
+                result = future.result()
+            except KilledWorker:
+                result = CaseResult(spec.key, None, f"{spec.images[0]}: Dask workers kept dying while "
+                                                   f"converting this case (killed, or out of memory)", 0.0)
+            except FutureCancelledError:
+                continue
+            yield result
+            if stop(result):
+                for other in futures:
+                    other.cancel()
+                return
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

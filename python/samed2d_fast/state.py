@@ -9,6 +9,7 @@ overwritten, and stray temporary files are removed first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -53,7 +54,7 @@ def load_records(out_dir: Path) -> List[CaseRecord]:
 
 def remove_partial_files(out_dir: Path) -> None:
     """Temporary files of writes a killed run never finished."""
-    for sub in ("images", "masks", STATE_DIR, STATE_DIR + "/records", "."):
+    for sub in ("images", "masks", ".", *(f"{STATE_DIR}/{kind}" for kind in ("records", "failed", "unlabelled"))):
         folder = Path(out_dir) / sub
         if folder.is_dir():
             for tmp in folder.glob(".*.tmp"):
@@ -74,7 +75,43 @@ def clear_output(out_dir: Path) -> None:
             path.unlink()
 
 
+def _state_file(out_dir: Path, kind: str, key: str) -> Path:
+    # Keys may be source paths; a digest makes any key a safe file name.
+    return Path(out_dir) / STATE_DIR / kind / f"{hashlib.sha1(key.encode('utf-8')).hexdigest()[:20]}.json"
+
+
+def save_failure(out_dir: Path, key: str, error: str) -> None:
+    """Records a failed case (or data set) in the run state; a later success clears it."""
+    path = _state_file(out_dir, "failed", key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"case": key, "error": error})
+
+
+def clear_failure(out_dir: Path, key: str) -> None:
+    _state_file(out_dir, "failed", key).unlink(missing_ok=True)
+
+
+def load_failures(out_dir: Path) -> Dict[str, str]:
+    folder = Path(out_dir) / STATE_DIR / "failed"
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")] if folder.is_dir() else []
+    return {e["case"]: e["error"] for e in entries}
+
+
+def save_unlabelled(out_dir: Path, source: str, unlabelled: List[str]) -> None:
+    """The images of a data set that have no label (written by every shard alike)."""
+    path = _state_file(out_dir, "unlabelled", source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"source": source, "images": sorted(unlabelled)})
+
+
+def count_unlabelled(out_dir: Path) -> int:
+    folder = Path(out_dir) / STATE_DIR / "unlabelled"
+    paths = folder.glob("*.json") if folder.is_dir() else []
+    return sum(len(json.loads(p.read_text(encoding="utf-8"))["images"]) for p in paths)
+
+
 def write_failures(out_dir: Path, failures: Dict[str, str]) -> None:
+    """failures.json, present exactly when something failed."""
     path = Path(out_dir) / FAILURES_JSON
     if failures:
         write_json(path, [{"case": k, "error": failures[k]} for k in sorted(failures)])
