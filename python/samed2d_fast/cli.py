@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import __version__, runner
-from .datasets import Dataset, DatasetError, find_dataset, find_globs, load_class_names_file, name_collisions
+from .datasets import (
+    Dataset,
+    DatasetError,
+    find_dataset,
+    find_globs,
+    load_class_map,
+    load_class_names_file,
+    name_collisions,
+)
 from .executors import Options
 from .headers import case_slices
 from .io import DEFAULT_MAX_VOXELS
@@ -62,6 +70,13 @@ def _add_conversion_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rgb", action="store_true", help="write grey images as RGB with three equal channels")
     g.add_argument("--test-fraction", type=_fraction, default=0.2,
                    help="fraction of cases in label2image_test.json (default 0.2, split by case)")
+    g.add_argument("--preset", choices=("paper", "release"), default="paper",
+                   help="paper (default): the paper's method, volume-wise normalisation; release: what the "
+                        "published files show: each slice normalised on its own, RGB images, "
+                        "--consolidate union (SPEC section 7)")
+    g.add_argument("--class-map", metavar="FILE",
+                   help='class ids by name from a SAMed2D_v1_class_mapping_id.json-style file '
+                        '({"dataset": {"class name": "0003"}}); classes it lacks get new ids, reported')
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -233,8 +248,11 @@ def _cmd_merge(args) -> int:
 
 
 def _options(args) -> Options:
-    return Options(connectivity=args.connectivity, consolidate=args.consolidate,
-                   keep_empty=args.keep_empty, rgb=args.rgb, threads=args.threads, max_voxels=args.max_voxels)
+    release = args.preset == "release"
+    return Options(connectivity=args.connectivity, consolidate="union" if release else args.consolidate,
+                   keep_empty=args.keep_empty, rgb=args.rgb or release, threads=args.threads,
+                   max_voxels=args.max_voxels, normalization="slice" if release else "volume",
+                   class_map=load_class_map(args.class_map) if args.class_map else None)
 
 
 # ---- verify and demo -------------------------------------------------------------------

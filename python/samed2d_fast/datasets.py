@@ -285,3 +285,14 @@ def decide_binary(dataset: Dataset) -> None:
             break
     for spec in dataset.cases:
         spec.binary = binary
+
+
+def load_class_map(path) -> Dict[str, Dict[str, int]]:
+    """A ``SAMed2D_v1_class_mapping_id.json``-style file: {"dataset": {"class name": "0003"}}."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
+            raise ValueError('expected {"dataset": {"class name": "0003", ...}, ...}')
+        return {str(ds): {str(n): int(i) for n, i in ids.items()} for ds, ids in obj.items()}
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read the class map ({exc})") from None

@@ -19,6 +19,7 @@ from typing import Callable, Deque, Dict, Iterator, List, Optional
 from .datasets import CaseSpec
 from .headers import PEAK_FACTOR, decoded_bytes
 from .io import DEFAULT_MAX_VOXELS
+from .naming import clean_field
 from .pipeline import convert_case
 from .record import CaseRecord
 from .state import save_record
@@ -34,6 +35,17 @@ class Options:
     rgb: bool = False
     threads: int = 1
     max_voxels: int = DEFAULT_MAX_VOXELS
+    normalization: str = "volume"
+    class_map: Optional[Dict[str, Dict[str, int]]] = None  # data set -> class name -> id
+
+    def class_map_of(self, dataset: str) -> Optional[Dict[str, int]]:
+        """The class ids given for a data set (matched by its name, or its cleaned name)."""
+        if self.class_map is None:
+            return None
+        for name, ids in self.class_map.items():
+            if name == dataset or clean_field(name) == clean_field(dataset):
+                return ids
+        return {}
 
 
 @dataclass
@@ -63,6 +75,8 @@ def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
             rgb=options.rgb,
             threads=options.threads,
             max_voxels=options.max_voxels,
+            normalization=options.normalization,
+            class_map=options.class_map_of(spec.dataset),
         )
         save_record(out_dir, spec.key, record)
     except Exception as exc:  # one case's failure must not stop the run

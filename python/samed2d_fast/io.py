@@ -86,9 +86,9 @@ def reads_stored_integers(img, is_label: bool) -> bool:
     return slope == 1 and inter == 0 if is_label else slope > 0
 
 
-def _read_array(img, path, is_label: bool) -> np.ndarray:
+def _read_array(img, path, is_label: bool, scaled: bool = False) -> np.ndarray:
     try:
-        if reads_stored_integers(img, is_label):
+        if not scaled and reads_stored_integers(img, is_label):
             return np.asanyarray(img.dataobj.get_unscaled())
         return img.get_fdata()
     except Exception as exc:  # truncated or corrupt data
@@ -111,9 +111,10 @@ def _volume(img, data, path) -> Volume:
     return Volume(str(path), data, ornt, affine)
 
 
-def image_volume(img, path) -> Volume:
-    """The image volume of a loaded NIfTI: 3D, or 4D with channels last."""
-    data = _squeeze_to_3d_or_4d(_read_array(img, path, is_label=False), path)
+def image_volume(img, path, scaled: bool = False) -> Volume:
+    """The image volume of a loaded NIfTI: 3D, or 4D with channels last; ``scaled``
+    forces the scaled float64 values (``get_fdata()``) even for integer files."""
+    data = _squeeze_to_3d_or_4d(_read_array(img, path, is_label=False, scaled=scaled), path)
     return _volume(img, data, path)
 
 

@@ -26,12 +26,13 @@ from .naming import (
     mask_sort_key,
     pending_class_field,
 )
-from .normalize import normalize
+from .normalize import normalize, normalize_release
 from .output import encode_png, inside, write_atomic
 from .record import CaseRecord
 from .slicing import iter_display_slices, kept_axes
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+NORMALIZATIONS = ("volume", "slice")
 IGNORE = "ignore"
 
 
@@ -49,30 +50,45 @@ def is_nifti(path) -> bool:
 
 
 class ClassTable:
-    """Names and class fields of label values (SPEC section 5)."""
+    """Names and class fields of label values (SPEC section 5).
 
-    def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]]):
+    A class's id comes from ``class_ids`` (by label value), else ``class_map``
+    (by class name, as in a release class mapping), else, when neither is
+    given, is the label value. A class a given mapping does not know is pending:
+    its id is handed out when the metadata is written.
+    """
+
+    def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]],
+                 class_map: Optional[Mapping[str, int]] = None):
         class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
         counts = Counter(class_names.values())
         self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
         self._ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
+        self._map = None if class_map is None else {str(n): int(i) for n, i in class_map.items()}
         self.ignored = sorted(v for v, n in class_names.items() if n == IGNORE)
         declared_values = set(class_names) | set(self._ids or {})
         self.declared = {
             self.name(v): self.field(v) for v in sorted(declared_values) if v != 0 and v not in self.ignored
         }
-        known = [int(self.field(v)) for v in declared_values if not self.field(v).startswith("u")]
+        self.declared.update({n: format_class_id(i) for n, i in (self._map or {}).items()})
+        known = [int(f) for f in self.declared.values() if not f.startswith("u")]
+        known += [int(self.field(v)) for v in self.ignored if not self.field(v).startswith("u")]
         self.declared_max_id = max(known, default=-1)
 
     def name(self, value: int) -> str:
         return self._names.get(value, f"label_{value}")
 
     def field(self, value: int) -> str:
-        if self._ids is None:
-            return format_class_id(value)
-        if value in self._ids:
+        if self._ids is not None and value in self._ids:
             return format_class_id(self._ids[value])
-        return pending_class_field(self.name(value))
+        return self.field_of_name(self.name(value), default=value)
+
+    def field_of_name(self, name: str, default: Optional[int] = None) -> str:
+        if self._map is not None and name in self._map:
+            return format_class_id(self._map[name])
+        if self._ids is None and self._map is None and default is not None:
+            return format_class_id(default)
+        return pending_class_field(name)
 
     def union_name(self, members: Sequence[int]) -> str:
         names = [self.name(members[0])]
@@ -85,7 +101,7 @@ class ClassTable:
         """Class name and field of an instance with these members (own label first)."""
         if union:
             name = self.union_name(members)
-            return name, pending_class_field(name)
+            return name, self.field_of_name(name)
         return self.name(members[0]), self.field(members[0])
 
 
@@ -132,6 +148,8 @@ def convert_case(
     binary: Optional[bool] = None,
     threads: int = 1,
     max_voxels: int = io.DEFAULT_MAX_VOXELS,
+    normalization: str = "volume",
+    class_map: Optional[Mapping[str, int]] = None,
 ) -> CaseRecord:
     """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
 
@@ -139,18 +157,24 @@ def convert_case(
     case stays in ``out_dir`` and the error names the file and the cause.
     ``threads`` > 1 converts that many slices at once; the output is the same.
     A NIfTI header claiming more than ``max_voxels`` voxels is refused before
-    anything is decoded.
+    anything is decoded. ``normalization="slice"`` is the release preset's
+    per-slice formula (SPEC section 7) instead of the paper's per-volume one.
+    ``class_map`` gives class ids by class name (a release class mapping).
     """
     paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
     if not paths:
         raise ValueError("convert_case: no image file given")
-    table = ClassTable(class_names, class_ids)
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+    per_slice = normalization == "slice"
+    table = ClassTable(class_names, class_ids, class_map)
     dataset_field = clean_field(dataset)
     case_field = clean_field(case if case is not None else case_name_of(paths[0]))
     if all(is_nifti(p) for p in paths) and is_nifti(label):
-        images, labels = _read_volume_case(paths, label, max_voxels)
+        images, labels, sources = _read_volume_case(paths, label, max_voxels, per_slice)
     elif len(paths) == 1 and not is_nifti(paths[0]) and not is_nifti(label):
-        images, labels = _read_2d_case(paths[0], label, binary)
+        images, labels = _read_2d_case(paths[0], label, binary, per_slice)
+        sources = paths
     else:
         raise io.InputError(f"{label}: image and label must both be NIfTI, or one 2D image and one 2D label")
     labels = _without_ignored(labels, table)
@@ -180,6 +204,8 @@ def convert_case(
         images: Dict[str, List[str]] = {}
         for c, pixels in enumerate(image_slices):
             stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
+            if per_slice:
+                pixels = _normalised(pixels, sources[c], normalize_release)
             if rgb and pixels.ndim == 2:
                 pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
             writer.write(image_path(stem), encode_png(pixels))
@@ -237,37 +263,39 @@ def _name_masks(raw: dict, table: ClassTable, classes: Dict[str, str]):
     return out
 
 
-def _normalised(stored: np.ndarray, source) -> np.ndarray:
+def _normalised(values: np.ndarray, source, method=normalize) -> np.ndarray:
     try:
-        return normalize(stored)
+        return method(values)
     except ValueError as exc:
         raise io.InputError(f"{source}: {exc}") from None
 
 
-def _read_volume_case(paths, label, max_voxels):
-    """Channels (each normalised over its whole volume, RAS+ views) and the RAS+ label map.
-
-    Every header is read and checked before any voxel is decoded.
+def _read_volume_case(paths, label, max_voxels, per_slice: bool):
+    """Channels as RAS+ views (normalised over their whole volume, or scaled float64
+    values when each slice is normalised on its own), the RAS+ label map, and the
+    source file of each channel. Every header is checked before any voxel is decoded.
     """
     headers = {p: io.load_nifti_header(p, max_voxels) for p in [*paths, label]}
     lab = io.label_volume(headers[label], label)
-    images = []
+    images, sources = [], []
     for path in paths:
-        vol = io.image_volume(headers[path], path)
+        vol = io.image_volume(headers[path], path, scaled=per_slice)
         io.check_same_grid(vol, lab)
         channels = [vol.data[..., c] for c in range(vol.data.shape[3])] if vol.data.ndim == 4 else [vol.data]
-        images.extend(vol.ras(_normalised(stored, path)) for stored in channels)
-    return images, lab.ras()
+        for stored in channels:
+            images.append(vol.ras(stored if per_slice else _normalised(stored, path)))
+            sources.append(path)
+    return images, lab.ras(), sources
 
 
-def _read_2d_case(image, label, binary):
+def _read_2d_case(image, label, binary, per_slice: bool):
     pixels = io.read_2d_image(image)
     labels = io.read_2d_label(label, binary=binary)
     if labels.shape != pixels.shape[:2]:
         raise io.InputError(
             f"{label}: label size {labels.shape} differs from image size {pixels.shape[:2]} ({image})"
         )
-    return [_normalised(pixels, image)], labels
+    return [pixels if per_slice else _normalised(pixels, image)], labels
 
 
 def _without_ignored(labels: np.ndarray, table: ClassTable) -> np.ndarray:

@@ -169,7 +169,13 @@ def _run(todo: List[CaseSpec], out: Path, options: Options, engine: Engine, fail
 def finish(out: Path, test_fraction: float = 0.2):
     """Metadata, summary.json and failures.json from OUT's state alone (end of a run, or merge)."""
     remove_partial_files(out)
-    records = write_metadata(out, load_records(out), test_fraction=test_fraction)
+    before = load_records(out)
+    records = write_metadata(out, before, test_fraction=test_fraction)
+    pending = {(r.dataset, n) for r in before for n, f in {**r.declared, **r.classes}.items() if f.startswith("u")}
+    new_ids = {f"{r.dataset}/{n}": f for r in records for n, f in {**r.declared, **r.classes}.items()
+               if (r.dataset, n) in pending}
+    for name in sorted(new_ids):
+        print(f"new class id {new_ids[name]}: {name}")
     failures = load_failures(out)
     summary = summarise(records)
     summary["failed"] = len(failures)

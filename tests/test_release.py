@@ -1,0 +1,96 @@
+"""The release preset (SPEC section 7) pixel for pixel, and --class-map."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import samed2d_fast as sf
+from helpers import blob_labels, oriented_affine, read_png, save_nifti
+from samed2d_fast import cli
+from samed2d_fast.normalize import normalize_release
+
+
+def release_formula(x: np.ndarray) -> np.ndarray:
+    """SPEC section 7, written out independently of the package."""
+    x = x.astype(np.float64)
+    finite = np.isfinite(x)
+    out = np.zeros(x.shape, np.uint8)
+    if finite.any():
+        lo, hi = x[finite].min(), x[finite].max()
+        out[finite] = (((x[finite] - lo) / (hi - lo + 1e-8)) * 255).astype(np.uint8)
+    return out
+
+
+@pytest.mark.parametrize("dtype,slope,inter", [("int16", 0.5, 10.0), ("float32", None, None), ("uint8", None, None)])
+def test_release_images_follow_the_formula_on_x_y_z_slices(tmp_path, dtype, slope, inter):
+    rng = np.random.default_rng(1)
+    shape = (22, 26, 30)
+    data = (rng.normal(100, 40, shape)).astype(dtype)
+    if data.dtype.kind == "f":
+        data[3, 4, 5] = np.nan
+        data[6, :, 7] = np.inf
+    affine = oriented_affine((2, 0, 1), (1, 0, 1), zooms=(0.7, 1.1, 2.0))
+    img = save_nifti(tmp_path / "img.nii", data, affine, slope=slope, inter=inter, dtype=np.dtype(dtype))
+    lab = save_nifti(tmp_path / "lab.nii.gz", blob_labels(shape, 3, rng), affine)
+    out = tmp_path / "out"
+    record = sf.convert_case(img, lab, out, dataset="rel", modality="ct_00", normalization="slice",
+                             rgb=True, consolidate="union", keep_empty=True)
+    canonical = nib.as_closest_canonical(nib.load(str(img))).get_fdata()
+    seen_axes = set()
+    for name in record.images:
+        axis_name, k = name.rsplit("--", 1)[1][:-4].split("_")
+        axis, k = "xyz".index(axis_name), int(k)
+        seen_axes.add(axis_name)
+        where = [slice(None)] * 3
+        where[axis] = k
+        expected = release_formula(canonical[tuple(where)].T[::-1, ::-1])
+        got = read_png(out / name)
+        assert got.shape == expected.shape + (3,)
+        for c in range(3):
+            np.testing.assert_array_equal(got[..., c], expected, err_msg=name)
+    assert seen_axes == {"x", "y", "z"}
+
+
+def test_normalize_release_edges():
+    assert normalize_release(np.full((3, 3), 7.0)).max() == 0
+    assert normalize_release(np.array([np.nan, np.inf])).max() == 0
+    assert normalize_release(np.array([0.0, 1.0])).tolist() == [0, 254]
+    with pytest.raises(ValueError):
+        normalize_release(np.array([-1e308, 1e308]))
+
+
+def test_release_preset_on_the_command_line(shared_data, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["convert", str(shared_data / "totalsegmentator_ct"), str(out), "--preset", "release",
+                     "-j", "1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    mapping = json.loads((out / "SAMed2D_v1_class_mapping_id.json").read_text())["totalsegmentator_ct"]
+    unions = {n: i for n, i in mapping.items() if n.startswith("union_")}
+    assert unions and min(int(i) for i in unions.values()) == 118  # after the largest declared id, 117
+    assert all(f"new class id {i}: totalsegmentator_ct/{n}" in printed for n, i in unions.items())
+    image = read_png(next((out / "images").iterdir()))
+    assert image.ndim == 3 and (image[..., 0] == image[..., 2]).all()
+
+
+def test_class_map_keeps_given_ids_and_reports_the_others(shared_data, tmp_path, capsys):
+    given = {"totalsegmentator_ct": {"liver": "0003", "spleen": "0007", "aorta": "0400",
+                                     "union_liver_portal_vein_and_splenic_vein": "0500"}}
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps(given))
+    out = tmp_path / "out"
+    assert cli.main(["convert", str(shared_data / "totalsegmentator_ct"), str(out), "--class-map", str(class_map),
+                     "--consolidate", "union", "-j", "1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    mapping = json.loads((out / "SAMed2D_v1_class_mapping_id.json").read_text())["totalsegmentator_ct"]
+    for name, class_id in given["totalsegmentator_ct"].items():
+        assert mapping[name] == class_id
+    others = {n: i for n, i in mapping.items() if n not in given["totalsegmentator_ct"]}
+    assert others and all(int(i) > 500 for i in others.values())  # after every given id
+    assert "new class id" in printed and "totalsegmentator_ct/kidney_left" in printed
+    masks = [m for ms in json.loads((out / "SAMed2D_v1.json").read_text()).values() for m in ms]
+    assert any(m.split("--")[-1].startswith("0003_") for m in masks)
+    assert not any(m.split("--")[-1].startswith("u") for m in masks)
