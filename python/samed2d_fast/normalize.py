@@ -29,8 +29,8 @@ def normalize_release(array) -> np.ndarray:
     out = np.zeros(x.shape, dtype=np.uint8)
     if not finite.any():
         return out
-    lo, hi = x[finite].min(), x[finite].max()
-    if not np.isfinite(hi - lo):
+    lo, hi = float(x[finite].min()), float(x[finite].max())
+    if not np.isfinite(hi - lo):  # Python floats: overflow gives inf without a warning
         raise ValueError("normalize_release: value range too large: max - min overflows a double")
     with np.errstate(invalid="ignore"):
         scaled = (x - lo) / (hi - lo + 1e-8) * 255
