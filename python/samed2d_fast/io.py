@@ -149,7 +149,7 @@ def validate_labels(data: np.ndarray, path) -> np.ndarray:
         rounded = np.rint(data)
         bad = ~(np.abs(data - rounded) <= LABEL_TOLERANCE)
         if bad.any():
-            raise InputError(f"{path}: label value {data[bad].flat[0]!r} is not an integer")
+            raise InputError(f"{path}: label value {_plain(data[bad].flat[0])} is not an integer")
         data = rounded
     elif data.dtype.kind not in "iu":
         raise InputError(f"{path}: labels of dtype {data.dtype} are not supported")
@@ -166,8 +166,9 @@ def validate_labels(data: np.ndarray, path) -> np.ndarray:
 
 
 def _plain(value):
+    """A numpy scalar as a plain Python number for messages (5, 0.5, nan; not np.float64(0.5))."""
     value = value.item()
-    return int(value) if float(value).is_integer() else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # ---- 2D files ------------------------------------------------------------------

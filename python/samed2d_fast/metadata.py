@@ -9,6 +9,7 @@ so one run, a resumed run and merged parts end with the same bytes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Dict, Iterable, List
 
 from .naming import format_class_id, mask_sort_key, parse_mask_path
 from .output import write_json
-from .record import CaseRecord
+from .record import STATE_DIR, CaseRecord
 
 RELEASE_JSON = "SAMed2D_v1.json"
 CLASS_MAPPING_JSON = "SAMed2D_v1_class_mapping_id.json"
@@ -55,31 +56,54 @@ def _renamed(path: str, renames: Dict[str, str]) -> str:
     return f"masks/{name.image_stem}--{renames[name.class_field]}_{name.instance:03d}.png"
 
 
+def _move_masks(out_dir: Path, records: List[CaseRecord], source: Dict[str, Dict[str, str]],
+                target: Dict[str, Dict[str, str]]) -> None:
+    """Moves the files of pending classes from their names under one assignment
+    (pending field -> id, per data set; {} means the pending names) to another.
+    A file already moved, or never written, is left alone."""
+    for rec in records:
+        for masks in rec.images.values():
+            for mask in masks:
+                old = _renamed(mask, source.get(rec.dataset, {}))
+                new = _renamed(mask, target.get(rec.dataset, {}))
+                if old != new and (out_dir / old).exists():
+                    os.replace(out_dir / old, out_dir / new)
+
+
 def assign_final_ids(out_dir, records: List[CaseRecord]) -> List[CaseRecord]:
     """Gives pending classes their ids, renames their files, returns updated records.
 
-    Idempotent: a file already renamed by an earlier (interrupted) call is left as it is.
+    The assignment in force is kept in the run state. When it changes (cases
+    were added to a finished output, so ids handed out in name order shift), the
+    files first go back to their pending names, then to the new ones; the state
+    names the new assignment before any file takes it, so a run killed at any
+    point and run again ends the same.
     """
     out_dir = Path(out_dir)
     ids = final_class_ids(records)
+    state = out_dir / STATE_DIR / "class_ids.json"
+    previous = json.loads(state.read_text(encoding="utf-8")) if state.exists() else {}
+    if previous != ids:
+        _move_masks(out_dir, records, previous, {})
+        state.parent.mkdir(parents=True, exist_ok=True)
+        write_json(state, ids)
+    _move_masks(out_dir, records, {}, ids)
     updated = []
     for rec in records:
         renames = ids.get(rec.dataset, {})
-        images = {}
+        images, boxes = {}, {}
         for image, masks in rec.images.items():
-            new_masks = []
-            for mask in masks:
-                new = _renamed(mask, renames)
-                if new != mask and (out_dir / mask).exists():
-                    os.replace(out_dir / mask, out_dir / new)
-                new_masks.append(new)
-            images[image] = sorted(new_masks, key=mask_sort_key)
+            named = sorted(((_renamed(m, renames), box) for m, box in zip(masks, rec.mask_boxes[image])),
+                           key=lambda item: mask_sort_key(item[0]))
+            images[image] = [name for name, _ in named]
+            boxes[image] = [box for _, box in named]
         updated.append(
             CaseRecord(
                 dataset=rec.dataset,
                 case=rec.case,
                 sources=rec.sources,
                 images=images,
+                mask_boxes=boxes,
                 classes={n: renames.get(f, f) for n, f in rec.classes.items()},
                 declared={n: renames.get(f, f) for n, f in rec.declared.items()},
                 declared_max_id=rec.declared_max_id,

@@ -189,6 +189,7 @@ def convert_case(
         case=case_field,
         sources=tuple(os.fspath(p) for p in [*paths, label]),
         images={},
+        mask_boxes={},
         classes={},
         declared=dict(table.declared),
         declared_max_id=table.declared_max_id,
@@ -198,10 +199,12 @@ def convert_case(
         """Encodes and writes one slice's image(s) and masks; returns what it wrote."""
         raw = slice_instances_raw(label_slice, connectivity, consolidate, with_components=False, with_pngs=True)
         if not raw["pngs"] and not keep_empty:
-            return {}, {}
+            return {}, {}, {}
         classes: Dict[str, str] = {}
         masks = _name_masks(raw, table, classes)
+        boxes = [[int(a), *map(int, b)] for a, b in zip(raw["area"], raw["bbox"])]
         images: Dict[str, List[str]] = {}
+        mask_boxes: Dict[str, List[List[int]]] = {}
         for c, pixels in enumerate(image_slices):
             stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
             if per_slice:
@@ -209,16 +212,19 @@ def convert_case(
             if rgb and pixels.ndim == 2:
                 pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
             writer.write(image_path(stem), encode_png(pixels))
-            names = []
-            for (class_field, number), png in masks:
-                names.append(mask_path(stem, class_field, number))
-                writer.write(names[-1], png)
-            images[image_path(stem)] = sorted(names, key=mask_sort_key)
-        return images, classes
+            named = []
+            for ((class_field, number), png), box in zip(masks, boxes):
+                named.append((mask_path(stem, class_field, number), box))
+                writer.write(named[-1][0], png)
+            named.sort(key=lambda item: mask_sort_key(item[0]))
+            images[image_path(stem)] = [name for name, _ in named]
+            mask_boxes[image_path(stem)] = [box for _, box in named]
+        return images, mask_boxes, classes
 
     try:
-        for images_written, classes in _map_in_order(convert_slice, _slices(images, labels), threads):
+        for images_written, boxes_written, classes in _map_in_order(convert_slice, _slices(images, labels), threads):
             record.images.update(images_written)
+            record.mask_boxes.update(boxes_written)
             record.classes.update(classes)
     except BaseException:
         writer.discard()

@@ -18,9 +18,8 @@ from typing import Dict, Iterable, List
 from .naming import parse_image_path, parse_mask_path
 from .metadata import CLASS_MAPPING_JSON, RELEASE_JSON, TEST_JSON, TRAIN_JSON
 from .output import write_json
-from .record import CaseRecord
+from .record import STATE_DIR, CaseRecord
 
-STATE_DIR = ".samed2d"
 SUMMARY_JSON = "summary.json"
 FAILURES_JSON = "failures.json"
 OUTPUT_ENTRIES = ("images", "masks", STATE_DIR, RELEASE_JSON, CLASS_MAPPING_JSON, TRAIN_JSON, TEST_JSON,
