@@ -22,6 +22,7 @@ from .datasets import (
 from .executors import Options
 from .headers import case_slices
 from .io import DEFAULT_MAX_VOXELS
+from .webdataset import parse_size
 
 EXAMPLES_CONVERT = """\
 examples:
@@ -43,6 +44,13 @@ def _workers(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return n
+
+
+def _size(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _tags(value: str) -> List[str]:
@@ -74,6 +82,11 @@ def _add_conversion_options(p: argparse.ArgumentParser) -> None:
                    help="paper (default): the paper's method, volume-wise normalisation; release: what the "
                         "published files show: each slice normalised on its own, RGB images, "
                         "--consolidate union (SPEC section 7)")
+    g.add_argument("--format", choices=("files", "webdataset"), default="files",
+                   help="files (default): loose PNGs as the release; webdataset: tar shards, one sample "
+                        "per image, packed when the metadata is written")
+    g.add_argument("--shard-size", type=_size, default="1GB", metavar="SIZE",
+                   help="approximate size of a WebDataset shard (default 1GB)")
     g.add_argument("--class-map", metavar="FILE",
                    help='class ids by name from a SAMed2D_v1_class_mapping_id.json-style file '
                         '({"dataset": {"class name": "0003"}}); classes it lacks get new ids, reported')
@@ -159,6 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fraction of cases in label2image_test.json (default 0.2)")
 
     p = sub.add_parser(
+        "preview", help="a contact sheet of images with their masks drawn over them",
+        description="Draw a reproducible pick of OUT's images with their masks over them (one colour per "
+                    "instance, outline and translucent fill, class name beside it) into one PNG: a glance "
+                    "tells whether orientation, normalisation and masks are right.",
+        epilog="examples:\n  samed2d preview out/ -o sheet.png\n"
+               "  samed2d preview out/ --n 9 --dataset totalsegmentator_ct --class liver --seed 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--n", type=_workers, default=16, help="images on the sheet (default 16)")
+    p.add_argument("--dataset", help="only images of this data set")
+    p.add_argument("--class", dest="class_name", metavar="CLASS", help="only images with a mask of this class")
+    p.add_argument("--seed", type=int, default=0, help="which images are picked (default 0)")
+    p.add_argument("--size", type=int, default=256, help="tile size in pixels (default 256)")
+    p.add_argument("-o", "--output", default="preview.png", metavar="PNG", help="default: preview.png")
+
+    p = sub.add_parser(
+        "report", help="a Markdown report with plots of OUT (the paper's section 3 figures)",
+        description="Write report.md with PNG plots: images and masks per modality (Table 1), masks per "
+                    "class on a log scale (the long tail), masks per image, mask areas, slices per axis, "
+                    "and the declared classes that have no mask. Needs matplotlib: "
+                    "pip install 'samed2d_fast[report]'.",
+        epilog="example:\n  samed2d report out/ -o report/", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("-o", "--output", default="report", metavar="FOLDER", help="default: ./report")
+
+    p = sub.add_parser(
         "demo", help="convert a synthetic phantom (no download) to see the whole job",
         description="Write a synthetic CT phantom (nnU-Net layout) and a 2D colour data set into "
                     "OUT/raw, convert both into OUT/SAMed2Dv1 exactly as 'convert' does, and verify it.",
@@ -235,12 +274,40 @@ def _cmd_convert(args) -> int:
     return runner.convert(datasets, Path(out), _options(args), engine=_engine(args),
                           shard=runner.Shard.from_slurm(args.num_shards, args.shard_index), resume=args.resume,
                           overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
-                          test_fraction=args.test_fraction, failures=failed)
+                          test_fraction=args.test_fraction, output=_output(args), failures=failed)
+
+
+def _output(args) -> runner.OutputFormat:
+    return runner.OutputFormat(kind=args.format, shard_size=args.shard_size)
 
 
 def _engine(args) -> runner.Engine:
     executor = "dask" if args.scheduler else args.executor
     return runner.Engine(workers=args.workers, executor=executor, scheduler=args.scheduler)
+
+
+def _cmd_preview(args) -> int:
+    from .preview import make_contact_sheet  # Pillow drawing, only for this command
+
+    try:
+        sheet = make_contact_sheet(Path(args.out), n=args.n, dataset=args.dataset, class_name=args.class_name,
+                                   seed=args.seed, size=args.size)
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    sheet.save(args.output)
+    print(f"contact sheet: {Path(args.output).resolve()}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report  # needs matplotlib, an optional extra
+
+    try:
+        path = write_report(Path(args.out), Path(args.output))
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"report: {path.resolve()}")
+    return 0
 
 
 def _cmd_merge(args) -> int:
@@ -285,7 +352,7 @@ def _cmd_demo(args) -> int:
     ]
     status = runner.convert(datasets, out, _options(args), engine=_engine(args), resume=args.resume,
                             overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
-                            test_fraction=args.test_fraction)
+                            test_fraction=args.test_fraction, output=_output(args))
     problems = verify_output(out)
     print(f"\noutput: {out.resolve()}  (verify: {'OK' if not problems else f'{len(problems)} problems'})")
     return status or (1 if problems else 0)
@@ -294,7 +361,8 @@ def _cmd_demo(args) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge}[args.command]
+    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge,
+               "preview": _cmd_preview, "report": _cmd_report}[args.command]
     try:
         return handler(args)
     except (UsageError, DatasetError, runner.RunError) as exc:

@@ -258,11 +258,12 @@ def find_dataset(root, *, name=None, modality=None, class_names=None) -> Dataset
     )
 
 
-def name_collisions(cases: Sequence[CaseSpec]) -> Dict[str, List[CaseSpec]]:
-    """Cases of one data set whose cleaned names are equal, by their shared key."""
+def name_collisions(cases: Sequence[CaseSpec], webdataset_keys: bool = False) -> Dict[str, List[CaseSpec]]:
+    """Cases of one data set whose cleaned names are equal, by their shared key; with
+    ``webdataset_keys`` also those equal once ``.`` is replaced by ``_`` (WebDataset keys)."""
     by_key: Dict[str, List[CaseSpec]] = {}
     for spec in cases:
-        by_key.setdefault(spec.key, []).append(spec)
+        by_key.setdefault(spec.key.replace(".", "_") if webdataset_keys else spec.key, []).append(spec)
     return {k: v for k, v in by_key.items() if len(v) > 1}
 
 

@@ -8,7 +8,7 @@ import nibabel as nib
 from PIL import Image
 
 from .datasets import CaseSpec
-from .io import reads_stored_integers
+from .io import DEFAULT_MAX_VOXELS, load_nifti_header, reads_stored_integers
 from .pipeline import is_nifti
 from .slicing import kept_axes
 
@@ -52,12 +52,13 @@ def case_slices(spec: CaseSpec) -> str:
 PEAK_FACTOR = 3
 
 
-def decoded_bytes(spec: CaseSpec) -> int:
-    """Bytes of a case's decoded image channels and label map, from headers alone."""
+def decoded_bytes(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS) -> int:
+    """Bytes of a case's decoded image channels and label map, from headers alone
+    (raises InputError for a header the case itself would refuse)."""
     total = 0
     for path, is_label in [*((p, False) for p in spec.images), (spec.label, True)]:
         if is_nifti(path):
-            img = nib.load(str(path))
+            img = load_nifti_header(path, max_voxels)
             itemsize = img.get_data_dtype().itemsize if reads_stored_integers(img, is_label) else 8
             voxels = 1
             for n in img.shape:

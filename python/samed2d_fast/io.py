@@ -51,14 +51,9 @@ DEFAULT_MAX_VOXELS = 2**31
 
 def load_nifti_header(path, max_voxels: int = DEFAULT_MAX_VOXELS) -> nib.Nifti1Image:
     """The image object with its header read and checked; no voxel is decoded yet."""
+    _check_file(path)
     try:
         img = nib.load(os.fspath(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
     except Exception as exc:  # nibabel raises many kinds for a broken file
         raise InputError(f"{path}: not a readable NIfTI file ({_one_line(exc)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
@@ -70,6 +65,20 @@ def load_nifti_header(path, max_voxels: int = DEFAULT_MAX_VOXELS) -> nib.Nifti1I
             f"more than --max-voxels {max_voxels}"
         )
     return img
+
+
+def _check_file(path) -> None:
+    """The causes a reader's own message would hide: missing, a folder, empty, not readable."""
+    if not os.path.lexists(path):
+        raise InputError(f"{path}: file not found")
+    if not os.path.exists(path):
+        raise InputError(f"{path}: broken symbolic link")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a folder, not a file")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -178,11 +187,10 @@ _COLOUR_VIA_RGB = {"P", "PA", "CMYK", "YCbCr", "RGBA", "RGBX", "RGBa"}
 
 
 def _open_2d(path) -> Image.Image:
+    _check_file(path)
     try:
         im = Image.open(os.fspath(path))
         im.load()  # decode the first frame now so a broken file fails here
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
     except Exception as exc:
         raise InputError(f"{path}: not a readable image ({_one_line(exc)})") from None
     return im

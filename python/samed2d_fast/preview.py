@@ -156,8 +156,12 @@ def pick_images(out: Path, n: int = 16, dataset: Optional[str] = None, class_nam
 # Drawing
 # ---------------------------------------------------------------------------
 
-def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default()
+def _font(size: int = 256):
+    """Pillow's default font, scaled with the tile (the bitmap font when FreeType is missing)."""
+    try:
+        return ImageFont.load_default(size=max(8, min(14, round(size / 24))))
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1, or no FreeType
+        return ImageFont.load_default()
 
 
 def _text_size(font, text: str) -> Tuple[int, int]:
@@ -177,7 +181,7 @@ def contact_sheet_size(count: int, size: int = 256) -> Tuple[int, int]:
     """(width, height) of a sheet of ``count`` tiles of ``size`` pixels."""
     cols = math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
-    cell_h = size + _caption_height(_font())
+    cell_h = size + _caption_height(_font(size))
     return cols * size + (cols + 1) * GAP, rows * cell_h + (rows + 1) * GAP
 
 
@@ -266,45 +270,64 @@ def _draw_tile(out: Path, key: str, masks: Sequence[str], names: Dict[str, str],
         cols = np.flatnonzero(mask.any(axis=0))
         bbox = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
         field = mask_class_field(key, mask_key)
-        drawn.append((PALETTE[i % len(PALETTE)], _outline(mask, outline_width), bbox, names.get(field, field)))
-    for colour, outline, _, _ in drawn:  # outlines last: no later fill dims them
+        drawn.append((PALETTE[i % len(PALETTE)], _outline(mask, outline_width), bbox, names.get(field, field), mask))
+    for colour, outline, _, _, _ in drawn:  # outlines last: no later fill dims them
         canvas[outline] = colour
 
     tile = Image.new("RGB", (size, size), TILE_BACKGROUND)
     x0, y0 = (size - tw) // 2, (size - th) // 2
     tile.paste(Image.fromarray(canvas.round().clip(0, 255).astype(np.uint8), "RGB"), (x0, y0))
 
-    # Labels: a small box in the mask's colour at the mask's top-left corner (or
-    # above/below it, or at its centre when that collides with an earlier label).
-    overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
+    # Labels: a small box in the mask's colour next to the mask. Small masks
+    # choose first; each takes the first of a few places around its bounding
+    # box that covers the least of the other labels and masks (its own mask is
+    # covered more willingly).
+    covered = np.zeros((size + 1, size + 1), np.int32)   # summed-area table of all masks
+    owns = []
+    for _, _, _, _, mask in drawn:
+        padded = np.zeros((size, size), np.int32)
+        padded[y0:y0 + th, x0:x0 + tw] = mask
+        own = np.zeros((size + 1, size + 1), np.int32)
+        own[1:, 1:] = padded.cumsum(0).cumsum(1)
+        owns.append(own)
+        covered += own
+
+    def box_sum(table, box):
+        a, b, c, d = box
+        return int(table[d, c] - table[b, c] - table[d, a] + table[b, a])
+
+    tile = tile.convert("RGBA")
+    draw = ImageDraw.Draw(tile)
     placed: List[Tuple[int, int, int, int]] = []
     labelled = set()
-    texts = []
-    for colour, _, (bx0, by0, bx1, by1), name in drawn:
+    for i in sorted(range(len(drawn)), key=lambda i: (int(drawn[i][4].sum()), i)):
+        colour, _, (bx0, by0, bx1, by1), name, _ = drawn[i]
         text = _shorten(name, size - 4, font)
         tw_, th_ = _text_size(font, text)
         bw, bh = tw_ + 4, th_ + 4
-        candidates = [(bx0, by0 - bh), (bx0, by0), ((bx0 + bx1 - bw) // 2, (by0 + by1 - bh) // 2), (bx0, by1)]
-        options = []
+        mx, my = (bx0 + bx1 - bw) // 2, (by0 + by1 - bh) // 2
+        candidates = [(bx0, by0 - bh - 1), (mx, by0 - bh - 1), (bx0, by1 + 1), (mx, by1 + 1),
+                      (bx1 + 2, my), (bx0 - bw - 2, my), (bx0, by0), (mx, my)]
+        best = None
         for cx, cy in candidates:
             cx = min(max(cx + x0, 0), size - bw)
             cy = min(max(cy + y0, 0), size - bh)
             box = (cx, cy, cx + bw, cy + bh)
-            options.append((sum(_boxes_overlap(box, p) for p in placed), box))
-        overlap, box = min(options, key=lambda o: o[0])
-        if overlap and name in labelled:
-            continue  # another instance of this class already carries the name
+            clash = sum(_boxes_overlap(box, p) for p in placed)
+            own = box_sum(owns[i], box)
+            score = 10 * clash + (box_sum(covered, box) - own) + 0.3 * own
+            if best is None or score < best[0]:
+                best = (score, clash, box)
+        _, clash, box = best
+        if clash and (name in labelled or clash > 0.25 * bw * bh):
+            continue  # unreadable under another label, or another instance already carries the name
         placed.append(box)
         labelled.add(name)
-        draw.rectangle(box, fill=(*colour, 190))
+        patch = Image.new("RGBA", (box[2] - box[0], box[3] - box[1]), (*colour, 200))
+        tile.alpha_composite(patch, (box[0], box[1]))
         dark = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 140
-        texts.append((box, text, (0, 0, 0) if dark else (255, 255, 255)))
-    tile = Image.alpha_composite(tile.convert("RGBA"), overlay)
-    draw = ImageDraw.Draw(tile)
-    for box, text, ink in texts:
         left, top, _, _ = font.getbbox(text)
-        draw.text((box[0] + 2 - left, box[1] + 2 - top), text, fill=ink, font=font)
+        draw.text((box[0] + 2 - left, box[1] + 2 - top), text, fill=(0, 0, 0) if dark else (255, 255, 255), font=font)
     return tile.convert("RGB")
 
 
@@ -326,7 +349,7 @@ def make_contact_sheet(out: Path, n: int = 16, dataset: Optional[str] = None, cl
     mapping = load_class_mapping(out)
     keys = pick_images(out, n, dataset, class_name, seed, index=index, mapping=mapping)
     names_by_dataset = _field_names(mapping)
-    font = _font()
+    font = _font(size)
     line_h = _line_height(font)
 
     width, height = contact_sheet_size(len(keys), size)

@@ -222,8 +222,10 @@ def _plot_areas(Figure, FuncFormatter, stats: _Stats, path: Path) -> None:
     fig = Figure(figsize=(6.5, 4))
     ax = fig.add_subplot()
     if areas.size:
-        lo = min(float(areas.min()), SMALL_MASK_FRACTION) / 1.5
-        bins = np.logspace(math.log10(lo), 0, 41)
+        # 12 bins a decade, one edge on the filter's threshold
+        first = math.floor(12 * math.log10(min(float(areas.min()), SMALL_MASK_FRACTION) / SMALL_MASK_FRACTION))
+        last = math.ceil(12 * math.log10(1 / SMALL_MASK_FRACTION))
+        bins = SMALL_MASK_FRACTION * 10 ** (np.arange(first - 1, last + 1) / 12)
         ax.hist(areas, bins=bins, color=_BLUE, edgecolor="white", linewidth=0.5)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:g}%"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+from . import webdataset
 from .datasets import CaseSpec, Dataset, decide_binary, name_collisions
 from .executors import CaseResult, Options, plan_by_memory, run_dask, run_local
 from .headers import available_memory
@@ -28,9 +29,11 @@ from .state import (
     count_unlabelled,
     is_empty,
     load_failures,
+    load_output_format,
     load_records,
     remove_partial_files,
     save_failure,
+    save_output_format,
     save_unlabelled,
     summarise,
     write_failures,
@@ -67,6 +70,14 @@ class Shard:
 
 
 @dataclass(frozen=True)
+class OutputFormat:
+    """Loose PNG files (the release layout), or WebDataset tar shards of about ``shard_size`` bytes."""
+
+    kind: str = "files"
+    shard_size: int = 10**9
+
+
+@dataclass(frozen=True)
 class Engine:
     """Where cases run: the local process pool, or a Dask cluster."""
 
@@ -99,7 +110,7 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool, shared: bool) -> No
 
 def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Engine = Engine(),
             shard: Shard = Shard(), resume: bool = False, overwrite: bool = False, fail_fast: bool = False,
-            progress: bool = True, test_fraction: float = 0.2,
+            progress: bool = True, test_fraction: float = 0.2, output: OutputFormat = OutputFormat(),
             failures: Optional[Dict[str, str]] = None) -> int:
     """Converts the data sets into OUT and, unless sharded, writes the metadata. Returns the exit status.
 
@@ -109,6 +120,7 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
     out = Path(out).absolute()
     sharded = shard.count > 1
     prepare_out(out, resume=resume, overwrite=overwrite, shared=sharded)
+    save_output_format(out, output.kind, output.shard_size)
     for key in load_failures(out):  # every case without a record is tried again now
         if shard.owns(key):
             clear_failure(out, key)
@@ -116,7 +128,7 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
     for ds in datasets:
         save_unlabelled(out, ds.source, ds.unlabelled)
     specs = [spec for ds in datasets for spec in ds.cases if shard.owns(spec.key)]
-    for key, group in name_collisions(specs).items():
+    for key, group in name_collisions(specs, webdataset_keys=output.kind == "webdataset").items():
         failed_now[key] = f"{' and '.join(s.images[0] for s in group)}: case names collide as {key!r}"
     done = completed_keys(out)
     todo = [s for s in specs if s.key not in failed_now and s.key not in done]
@@ -154,7 +166,7 @@ def _run(todo: List[CaseSpec], out: Path, options: Options, engine: Engine, fail
     if engine.executor == "dask":
         yield from run_dask(todo, out, options, engine.workers, engine.scheduler, stop=stop)
         return
-    plan = plan_by_memory(todo, engine.workers, available_memory())
+    plan = plan_by_memory(todo, engine.workers, available_memory(), options.max_voxels)
     for key, error in plan.too_big.items():
         yield CaseResult(key, None, error, 0.0)
         if fail_fast:
@@ -171,6 +183,14 @@ def finish(out: Path, test_fraction: float = 0.2):
     remove_partial_files(out)
     before = load_records(out)
     records = write_metadata(out, before, test_fraction=test_fraction)
+    stored = load_output_format(out)
+    if stored["format"] == "webdataset":
+        try:
+            shards = webdataset.pack(out, records, stored["shard_size"])
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+        print(f"packed {sum(len(r.images) for r in records)} samples into {shards} WebDataset shard(s) "
+              f"in {out / webdataset.FOLDER}")
     pending = {(r.dataset, n) for r in before for n, f in {**r.declared, **r.classes}.items() if f.startswith("u")}
     new_ids = {f"{r.dataset}/{n}": f for r in records for n, f in {**r.declared, **r.classes}.items()
                if (r.dataset, n) in pending}

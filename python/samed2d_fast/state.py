@@ -141,3 +141,15 @@ def summarise(records: Iterable[CaseRecord]) -> dict:
         "per_modality": per_modality,
         "per_class": per_class,
     }
+
+
+def save_output_format(out_dir: Path, fmt: str, shard_size: int) -> None:
+    """How the run's output is stored, for the end of the run and for merge."""
+    path = Path(out_dir) / STATE_DIR / "format.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"format": fmt, "shard_size": shard_size})
+
+
+def load_output_format(out_dir: Path) -> dict:
+    path = Path(out_dir) / STATE_DIR / "format.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"format": "files", "shard_size": 0}
