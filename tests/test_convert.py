@@ -277,3 +277,32 @@ def test_failure_leaves_nothing_behind_with_threads(tmp_path, monkeypatch):
         with pytest.raises(OSError, match="No space left"):
             sf.convert_case(img, lab, out, dataset="d", modality="ct_00", threads=threads)
         assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("variant", ["multi_member_gzip", "header_extension", "big_endian"])
+def test_gzip_read_path_equals_nibabel(tmp_path, variant):
+    """.nii.gz volumes are decompressed in one call and viewed in place: same voxels as nibabel."""
+    import gzip
+
+    from samed2d_fast import io as sio
+
+    rng = np.random.default_rng(21)
+    data = rng.integers(-500, 1500, (13, 11, 7)).astype(">i2" if variant == "big_endian" else np.int16)
+    img = nib.Nifti1Image(data, np.eye(4))
+    if variant == "header_extension":
+        img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"made by a test" * 5))
+    plain = tmp_path / "v.nii"
+    nib.save(img, str(plain))
+    raw = plain.read_bytes()
+    path = tmp_path / "v.nii.gz"
+    if variant == "multi_member_gzip":  # as bgzip and pigz write them
+        path.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    else:
+        path.write_bytes(gzip.compress(raw))
+    loaded = nib.load(str(path))
+    got = sio.image_volume(loaded, path).data
+    np.testing.assert_array_equal(got, np.asanyarray(nib.load(str(plain)).dataobj.get_unscaled()))
+    truncated = tmp_path / "t.nii.gz"
+    truncated.write_bytes(gzip.compress(raw)[: len(raw) // 3])
+    with pytest.raises(sio.InputError, match="t.nii.gz"):
+        sio.image_volume(nib.load(str(truncated)), truncated)

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 
 import nibabel as nib
 import numpy as np
+
 from nibabel import orientations
 from PIL import Image
+
+try:  # ISA-L's gzip (python-isal): a dependency, but the stdlib's works the same, slower
+    from isal.igzip import decompress as gunzip
+except ImportError:  # pragma: no cover - only where isal has no wheel
+    from gzip import decompress as gunzip
 
 MAX_LABEL = 2**32 - 1
 LABEL_TOLERANCE = 1e-3
@@ -98,10 +104,30 @@ def reads_stored_integers(img, is_label: bool) -> bool:
 def _read_array(img, path, is_label: bool, scaled: bool = False) -> np.ndarray:
     try:
         if not scaled and reads_stored_integers(img, is_label):
-            return np.asanyarray(img.dataobj.get_unscaled())
+            return _stored_array(img, path)
         return img.get_fdata()
+    except InputError:
+        raise
     except Exception as exc:  # truncated or corrupt data
         raise InputError(f"{path}: cannot read the voxel data ({_one_line(exc)})") from None
+
+
+def _stored_array(img, path) -> np.ndarray:
+    """The stored voxels, unscaled. A ``.nii.gz`` is decompressed in one call (ISA-L's
+    igzip when installed: about 3x faster than nibabel's streamed zlib on CT volumes)
+    and the array is a read-only view of the decompressed bytes, so the volume is held
+    once; ``.nii`` files are memory-mapped by nibabel."""
+    if not os.fspath(path).lower().endswith(".gz"):
+        return np.asanyarray(img.dataobj.get_unscaled())
+    with open(path, "rb") as f:
+        raw = gunzip(f.read())
+    proxy = img.dataobj  # where the file's voxels start (img.header's offset is reset to 0)
+    offset, dtype, shape = int(proxy.offset), np.dtype(proxy.dtype), tuple(proxy.shape)
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) < offset + count * dtype.itemsize:
+        raise InputError(f"{path}: truncated: {max(len(raw) - offset, 0)} bytes of voxel data, "
+                         f"{count * dtype.itemsize} expected")
+    return np.ndarray(shape, dtype=dtype, buffer=raw, offset=offset, order=proxy.order)
 
 
 def _squeeze_to_3d_or_4d(data: np.ndarray, path) -> np.ndarray:
