@@ -104,3 +104,29 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         _core.encode_mask_png(np.zeros((0, 3), bool))
     assert slice_instances_raw(np.zeros((0, 4), np.uint8), with_pngs=True)["pngs"] == []
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(
+    pixels=hnp.arrays(np.uint8, st.one_of(st.tuples(st.integers(1, 40), st.integers(1, 40)),
+                                          st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3)))),
+)
+def test_image_png_round_trips(pixels):
+    from samed2d_fast.output import encode_png
+
+    png = encode_png(pixels)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.mode == ("L" if pixels.ndim == 2 else "RGB")
+        np.testing.assert_array_equal(np.asarray(im), pixels)
+
+
+def test_image_png_opencv_and_errors():
+    cv2 = pytest.importorskip("cv2")
+    from samed2d_fast.output import encode_png
+
+    rgb = np.random.default_rng(2).integers(0, 256, (33, 17, 3), dtype=np.uint8)
+    decoded = cv2.imdecode(np.frombuffer(encode_png(rgb), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded[..., ::-1], rgb)  # OpenCV reads BGR
+    for bad in (np.zeros((3, 3), np.uint16), np.zeros((3, 3, 4), np.uint8), np.zeros((0, 3), np.uint8)):
+        with pytest.raises(ValueError):
+            encode_png(bad)
