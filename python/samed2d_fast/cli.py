@@ -371,6 +371,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: run again with --resume to go on", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `samed2d convert ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

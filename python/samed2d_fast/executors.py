@@ -8,6 +8,7 @@ case or in which order cases finished.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -130,12 +131,17 @@ def run_local(
                     return
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group; the parent handles it, workers stay quiet."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_pool(queue: Deque[CaseSpec], out_dir: Path, options: Options, workers: int,
               broken: List[CaseSpec], task) -> Iterator[CaseResult]:
     """Runs cases from ``queue`` until it is empty or the pool breaks; the cases
     that were running when it broke are appended to ``broken``."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
         running = {}
         try:
             while queue or running:
