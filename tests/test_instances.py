@@ -1,14 +1,13 @@
 """samed2d_fast.slice_instances against the numpy/scipy reference (SPEC section 4).
 
-Tests whose name contains ``reference`` check the reference itself and run without the
-package; everything else compares the package to the reference.
+Tests whose name contains ``reference`` check the reference itself; everything else
+compares the package to the reference.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,22 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-_HERE = Path(__file__).resolve().parent
-if str(_HERE) not in sys.path:
-    sys.path.insert(0, str(_HERE))
-import reference as ref  # noqa: E402
-
-try:
-    import samed2d_fast as sf
-except ImportError:  # the package is not built/installed yet
-    sf = None
+import reference as ref
+import samed2d_fast as sf
 
 try:
     import cc3d
 except ImportError:
     cc3d = None
 
-needs_pkg = pytest.mark.skipif(sf is None, reason="samed2d_fast is not importable")
 needs_cc3d = pytest.mark.skipif(cc3d is None, reason="cc3d (connected-components-3d) not installed")
 
 EXAMPLES = int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200"))
@@ -476,7 +467,6 @@ def _assert_matches_cc3d(instances, lab, conn):
 # --------------------------------------------------------------------------------------
 
 
-@needs_pkg
 @prop
 @given(
     lab=random_label_maps(),
@@ -488,7 +478,6 @@ def test_random_label_maps(lab, conn, mode, ratio):
     check_against_reference(lab, connectivity=conn, consolidate=mode, min_area_ratio=ratio)
 
 
-@needs_pkg
 @prop
 @given(
     lab=st.one_of(nested_label_maps(), nested_label_maps(max_side=16, min_levels=2)),
@@ -500,7 +489,6 @@ def test_nested_regions(lab, conn, mode, ratio):
     check_against_reference(lab, connectivity=conn, consolidate=mode, min_area_ratio=ratio)
 
 
-@needs_pkg
 @prop
 @given(lab=st.one_of(random_label_maps(), nested_label_maps()))
 def test_defaults(lab):
@@ -509,7 +497,6 @@ def test_defaults(lab):
     assert_instances_equal(sf.slice_instances(lab), expected, lab.shape)
 
 
-@needs_pkg
 @prop
 @given(
     dtype=st.sampled_from(["u4", ">u4", "u8", ">u8", "i8", ">i8"]),
@@ -531,7 +518,6 @@ def test_large_label_values(dtype, data, conn, mode):
     check_against_reference(big[::-1, ::2].T, connectivity=conn, consolidate=mode, min_area_ratio=0)
 
 
-@needs_pkg
 @pytest.mark.parametrize("dtype", ["u4", ">u4", "u8", ">u8", "i8", ">i8"])
 def test_max_label_value(dtype):
     lab = np.zeros((5, 6), dtype=dtype)
@@ -543,7 +529,6 @@ def test_max_label_value(dtype):
         assert int(got[0].label) == MAX_LABEL
 
 
-@needs_pkg
 @pytest.mark.parametrize("shape", [(0, 0), (0, 1), (0, 7), (7, 0), (1, 0)])
 @pytest.mark.parametrize("dtype", ["u1", "i4", "u8"])
 def test_empty(shape, dtype):
@@ -552,7 +537,6 @@ def test_empty(shape, dtype):
         assert list(sf.slice_instances(lab, consolidate=mode)) == []
 
 
-@needs_pkg
 @pytest.mark.parametrize("conn", CONNS)
 @pytest.mark.parametrize("mode", MODES)
 def test_thin_shapes(conn, mode):
@@ -566,7 +550,6 @@ def test_thin_shapes(conn, mode):
     assert len(got) == 1 and tuple(int(x) for x in got[0].bbox) == (0, 0, 1, 1)
 
 
-@needs_pkg
 @pytest.mark.parametrize("conn", CONNS)
 @pytest.mark.parametrize("mode", MODES)
 def test_area_threshold_256(conn, mode):
@@ -577,7 +560,6 @@ def test_area_threshold_256(conn, mode):
     assert [(int(g.label), int(g.area)) for g in got] == [(1, 100)]
 
 
-@needs_pkg
 @prop
 @given(
     h=st.integers(26, 300),
@@ -597,7 +579,6 @@ def test_area_threshold_any_shape(h, w, conn, mode):
     assert ref.default_filter_keeps(need, h, w) and not ref.default_filter_keeps(need - 1, h, w)
 
 
-@needs_pkg
 def test_errors():
     ok = np.zeros((3, 3), dtype=np.uint8)
     ok[1, 1] = 1
@@ -631,7 +612,6 @@ def test_errors():
     assert len(sf.slice_instances(np.array([[MAX_LABEL]], dtype=np.int64), min_area_ratio=0)) == 1
 
 
-@needs_pkg
 @needs_cc3d
 @prop
 @given(
@@ -643,7 +623,6 @@ def test_components_match_cc3d(lab, conn):
     _assert_matches_cc3d(got, lab, conn)
 
 
-@needs_pkg
 @pytest.mark.parametrize("conn", CONNS)
 @pytest.mark.parametrize("mode", MODES)
 def test_larger_random_slices(conn, mode):
@@ -670,27 +649,14 @@ def test_larger_random_slices(conn, mode):
 # --------------------------------------------------------------------------------------
 
 
-def _demo_dir() -> Path | None:
-    candidates = [Path(__file__).resolve().parents[2] / "shared" / "data"]
-    env = os.environ.get("SAMED2D_SHARED")
-    if env:
-        candidates += [Path(env) / "data", Path(env)]
-    for c in candidates:
-        if (c / "sam_med2d_demo" / "masks").is_dir():
-            return c / "sam_med2d_demo"
-    return None
-
-
 DEMO_IMAGES = ["s0114_111", "s0619_32"]
 
 
-def _load_demo(image: str):
+def _load_demo(shared_data: Path, image: str):
     """Label map (uint16; sorted class names -> 1..n) and {class: [masks in NNN order]}."""
     from PIL import Image
 
-    demo = _demo_dir()
-    if demo is None:
-        pytest.skip("shared data (../shared/data/sam_med2d_demo) is absent; set SAMED2D_SHARED")
+    demo = shared_data / "sam_med2d_demo"
     pat = re.compile(rf"^{re.escape(image)}_(.+)_(\d{{3}})\.png$")
     files = defaultdict(list)
     for p in sorted((demo / "masks").iterdir()):
@@ -738,17 +704,16 @@ def _check_demo(instances, image, lab, classes, masks):
 
 
 @pytest.mark.parametrize("image", DEMO_IMAGES)
-def test_reference_on_sam_med2d_demo(image):
-    lab, classes, masks = _load_demo(image)
+def test_reference_on_sam_med2d_demo(shared_data, image):
+    lab, classes, masks = _load_demo(shared_data, image)
     for mode in MODES:
         res = ref.slice_instances_ref(lab, consolidate=mode, min_area_ratio=0)
         _check_demo(res, image, lab, classes, masks)
 
 
-@needs_pkg
 @pytest.mark.parametrize("image", DEMO_IMAGES)
-def test_sam_med2d_demo(image):
-    lab, classes, masks = _load_demo(image)
+def test_sam_med2d_demo(shared_data, image):
+    lab, classes, masks = _load_demo(shared_data, image)
     got = sf.slice_instances(lab, min_area_ratio=0)
     _check_demo(got, image, lab, classes, masks)
     check_against_reference(lab, min_area_ratio=0)
@@ -756,7 +721,6 @@ def test_sam_med2d_demo(image):
     check_against_reference(lab, connectivity=4, consolidate="union")
 
 
-@needs_pkg
 @pytest.mark.parametrize("dtype", ["u2", ">u2", "i4", ">u4", "u8", ">i8"])
 def test_broadcast_readonly_unaligned_fortran(dtype):
     lab = np.zeros((9, 11), dtype=dtype)

@@ -43,7 +43,6 @@ _ORANGE = "#ff7f0e"
 
 def _import_matplotlib():
     try:
-        import matplotlib  # noqa: F401
         from matplotlib.figure import Figure
         from matplotlib.ticker import FuncFormatter
     except ImportError as exc:
