@@ -57,9 +57,9 @@ masks = hnp.arrays(
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(mask=masks, transpose=st.booleans(), step=st.integers(1, 3))
-def test_encode_mask_png_any_layout(mask, transpose, step):
-    view = (mask.T if transpose else mask)[::step, ::-1]
+@given(mask=masks, transpose=st.booleans(), step=st.integers(1, 3), flip=st.booleans())
+def test_encode_mask_png_any_layout(mask, transpose, step, flip):
+    view = (mask.T if transpose else mask)[::step, ::-1 if flip else 1]
     check_png(_core.encode_mask_png(view), view)
 
 

@@ -14,11 +14,16 @@ py::bytes encode_mask_png(const py::array& mask) {
         throw py::type_error("encode_mask_png: expected a bool or integer mask, got " + dtype_name(mask.dtype()));
     }
     const auto itemsize = static_cast<std::size_t>(mask.itemsize());
+    const bool dense_bytes = itemsize == 1 && view.col_stride == 1;
     std::string png;
     {
         py::gil_scoped_release release;
         png = samed2d::png::encode_binary_png(view.rows, view.cols, [&](std::int64_t r, samed2d::png::MaskDeflater& d) {
             const char* row = view.data + r * view.row_stride;
+            if (dense_bytes) {  // bool and uint8 masks: runs found 8 bytes at a time
+                samed2d::push_byte_runs(d, reinterpret_cast<const unsigned char*>(row), view.cols);
+                return;
+            }
             samed2d::push_row_runs(d, 0, view.cols, view.cols, [&](std::int64_t c) {
                 const char* p = row + c * view.col_stride;
                 for (std::size_t k = 0; k < itemsize; ++k) {

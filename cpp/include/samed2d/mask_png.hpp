@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,27 @@ void push_row_runs(png::MaskDeflater& d, std::int64_t c0, std::int64_t c1, std::
         c = end;
     }
     d.push(0, static_cast<std::uint64_t>(width - c1));
+}
+
+// Pushes the runs of a row of bytes (0 = off, anything else = on), skipping
+// eight bytes at a time inside a run: a word is all zero, or has no zero byte.
+inline void push_byte_runs(png::MaskDeflater& d, const unsigned char* row, std::int64_t width) {
+    constexpr std::uint64_t kLow = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    std::int64_t c = 0;
+    while (c < width) {
+        const bool on = row[c] != 0;
+        std::int64_t end = c + 1;
+        while (end + 8 <= width) {
+            std::uint64_t w;
+            std::memcpy(&w, row + end, 8);
+            const bool uniform = on ? ((w - kLow) & ~w & kHigh) == 0 : w == 0;
+            if (!uniform) break;
+            end += 8;
+        }
+        while (end < width && (row[end] != 0) == on) ++end;
+        d.push(on ? 255 : 0, static_cast<std::uint64_t>(end - c));
+        c = end;
+    }
 }
 
 // One PNG per instance, in order, into `out` (resized to the instance count).
