@@ -21,12 +21,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
 
 #include "strided.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace samed2d {
 
@@ -103,11 +108,68 @@ inline double load_double(const char* base, std::size_t i) {
     }
 }
 
+#if defined(__SSE2__)
+// float32 in native order, four at a time (GCC does not vectorise the mixed
+// float -> double -> int -> byte chain by itself). Same arithmetic as the
+// scalar loops below: min/max of the finite values, then in double
+// ceil((x - lo) / d * 255) as truncation plus one when below.
+inline void minmax_float_sse2(const float* p, std::size_t n, std::size_t& done, double& lo, double& hi) {
+    const __m128 inf = _mm_set1_ps(std::numeric_limits<float>::infinity());
+    const __m128 ninf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+    const __m128i exponent = _mm_set1_epi32(0x7f800000);
+    __m128 vlo = inf, vhi = ninf;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m128 x = _mm_loadu_ps(p + i);
+        const __m128 bad = _mm_castsi128_ps(
+            _mm_cmpeq_epi32(_mm_and_si128(_mm_castps_si128(x), exponent), exponent));  // NaN or +-Inf
+        vlo = _mm_min_ps(vlo, _mm_or_ps(_mm_andnot_ps(bad, x), _mm_and_ps(bad, inf)));
+        vhi = _mm_max_ps(vhi, _mm_or_ps(_mm_andnot_ps(bad, x), _mm_and_ps(bad, ninf)));
+    }
+    float l[4], h[4];
+    _mm_storeu_ps(l, vlo);
+    _mm_storeu_ps(h, vhi);
+    for (int k = 0; k < 4; ++k) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = h[k] > hi ? h[k] : hi;
+    }
+    done = i;
+}
+
+inline __m128i map_two(__m128d x, __m128d lo, __m128d d) {
+    const __m128d finite = _mm_cmpeq_pd(_mm_sub_pd(x, x), _mm_setzero_pd());
+    const __m128d y = _mm_and_pd(_mm_mul_pd(_mm_div_pd(_mm_sub_pd(x, lo), d), _mm_set1_pd(255.0)), finite);
+    const __m128i t = _mm_cvttpd_epi32(y);
+    const __m128i below = _mm_shuffle_epi32(_mm_castpd_si128(_mm_cmplt_pd(_mm_cvtepi32_pd(t), y)), 0x08);
+    return _mm_sub_epi32(t, below);  // a true mask is -1: adds one
+}
+
+inline std::size_t map_float_sse2(const float* p, std::size_t n, std::uint8_t* out, double lo, double d) {
+    const __m128d vlo = _mm_set1_pd(lo), vd = _mm_set1_pd(d);
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m128 x = _mm_loadu_ps(p + i);
+        const __m128i c = _mm_unpacklo_epi64(map_two(_mm_cvtps_pd(x), vlo, vd),
+                                             map_two(_mm_cvtps_pd(_mm_movehl_ps(x, x)), vlo, vd));
+        const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(c, c), c);
+        const int four = _mm_cvtsi128_si32(bytes);
+        std::memcpy(out + i, &four, 4);
+    }
+    return i;
+}
+#endif
+
 template <class T, bool Swap>
 void normalize_float(const char* in, std::size_t n, std::uint8_t* out) {
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;
-    for (std::size_t i = 0; i < n; ++i) {
+    std::size_t start = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float> && !Swap) {
+        minmax_float_sse2(reinterpret_cast<const float*>(in), n, start, lo, hi);
+    }
+#endif
+    for (std::size_t i = start; i < n; ++i) {
         const double x = load_double<T, Swap>(in, i);
         if (std::isfinite(x)) {
             lo = x < lo ? x : lo;
@@ -122,7 +184,13 @@ void normalize_float(const char* in, std::size_t n, std::uint8_t* out) {
     if (!std::isfinite(d)) {
         throw std::overflow_error("value range too large: max - min overflows a double");
     }
-    for (std::size_t i = 0; i < n; ++i) {
+    start = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float> && !Swap) {
+        start = map_float_sse2(reinterpret_cast<const float*>(in), n, out, lo, d);
+    }
+#endif
+    for (std::size_t i = start; i < n; ++i) {
         const double x = load_double<T, Swap>(in, i);
         // Branch-free so that the loop vectorises with plain SSE2: non-finite values
         // (x - x is NaN for them) take y = 0; ceil of y in [0, 255] is its truncation,
