@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 class RawInstances(TypedDict, total=False):
-    components: npt.NDArray[np.uint32]  # with_components
+    components: npt.NDArray[np.uint16] | npt.NDArray[np.uint32]  # with_components; uint16 below 65536 ids
     pngs: list[bytes]  # with_pngs
     component: npt.NDArray[np.uint32]
     label: npt.NDArray[np.uint32]

@@ -5,8 +5,8 @@
 // pixels outside b, moving with the complementary connectivity. A component a
 // of another label is enclosed by b when all of a lies in hull(b).
 //
-// Only components with a hole (Euler number < 1, from the labelling pass) can
-// enclose anything, and a hull never leaves its bounding box, so the flood fill
+// Only components with a hole (Euler number < 1, see mark_holes) can enclose anything,
+// and a hull never leaves its bounding box, so the flood fill
 // that finds "outside" runs on b's box padded by one ring that stands for
 // everything beyond it (all of which reaches the border in a straight line).
 // Judged on the original components only: no dependence on order, no recursion.
@@ -32,6 +32,19 @@ struct Enclosures {
     std::vector<std::int64_t> stack;
 };
 
+// An enclosed pixel lies strictly inside its encloser's box (a pixel on the box's edge
+// steps out of the box, and so to the border), so a component with a hole needs its
+// flood only when its box strictly contains the box of a component of another label.
+inline bool box_holds_another_label(const Components& cc, std::size_t b) {
+    for (std::size_t a = 1; a <= cc.count(); ++a) {
+        if (cc.label[a] != cc.label[b] && cc.row0[a] > cc.row0[b] && cc.row1[a] < cc.row1[b] &&
+            cc.col0[a] > cc.col0[b] && cc.col1[a] < cc.col1[b]) {
+            return true;
+        }
+    }
+    return false;
+}
+
 inline void find_enclosures(Components& cc, int connectivity, Enclosures& out) {
     mark_holes(cc, connectivity);
     const std::size_t n = cc.count();
@@ -47,7 +60,7 @@ inline void find_enclosures(Components& cc, int connectivity, Enclosures& out) {
 
     for (std::size_t b = 1; b <= n; ++b) {
         out.offsets[b] = out.ids.size();
-        if (!cc.has_hole[b]) continue;
+        if (!cc.has_hole[b] || !box_holds_another_label(cc, b)) continue;
         const std::int64_t r0 = cc.row0[b], c0 = cc.col0[b];
         const std::int64_t gh = cc.row1[b] - r0 + 2, gw = cc.col1[b] - c0 + 2;
         grid.assign(static_cast<std::size_t>(gh * gw), 0);
