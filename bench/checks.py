@@ -1,0 +1,76 @@
+"""Output comparisons shared by compare.py and the pytest-benchmark suites."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from peers import cv2
+
+
+def same_instances(ours, ref) -> bool:
+    """samed2d_fast Instances equal slice_instances_ref's dicts, field by field, in order."""
+    return len(ours) == len(ref) and all(
+        (o.label, o.union, o.members, o.area, o.bbox) == (r["label"], r["union"], r["members"], r["area"], r["bbox"])
+        and np.array_equal(o.mask, r["mask"])
+        for o, r in zip(ours, ref)
+    )
+
+
+def same_masks_any_order(a, b) -> bool:
+    """Two lists of (label, bool mask) hold the same masks, whatever their order."""
+
+    def key(pairs):
+        return sorted((int(v), m.shape, np.packbits(m).tobytes()) for v, m in pairs)
+
+    return key(a) == key(b)
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im)
+
+
+def decoders() -> dict:
+    """Every PNG decoder at hand (SPEC 5: any standard decoder must read the same pixels)."""
+    out = {"Pillow": decode_png}
+    if cv2 is not None:
+        out["cv2"] = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    return out
+
+
+def png_round_trips(pngs, expected) -> bool:
+    """Each PNG decodes, with every decoder, to exactly its expected uint8 pixels."""
+    return all(
+        np.array_equal(decode(data), pixels)
+        for decode in decoders().values()
+        for data, pixels in zip(pngs, expected)
+    )
+
+
+def same_png_trees(a: Path, b: Path) -> list[str]:
+    """Differences between two output folders: names, then decoded pixels (bytes may differ)."""
+    names_a = {p.relative_to(a) for p in a.rglob("*.png")}
+    names_b = {p.relative_to(b) for p in b.rglob("*.png")}
+    problems = [f"only in {a.name}: {n}" for n in sorted(names_a - names_b)[:5]]
+    problems += [f"only in {b.name}: {n}" for n in sorted(names_b - names_a)[:5]]
+    for name in sorted(names_a & names_b):
+        data_a, data_b = (a / name).read_bytes(), (b / name).read_bytes()
+        if data_a != data_b and not np.array_equal(decode_png(data_a), decode_png(data_b)):
+            problems.append(f"pixels differ: {name}")
+    return problems
+
+
+def tree_problems(out_dir: Path, ref: dict) -> list[str]:
+    """Differences between an output folder and convert_case_ref's in-memory result."""
+    expected = {**ref["images"], **{n: m.view(np.uint8) * np.uint8(255) for n, m in ref["masks"].items()}}
+    written = {str(p.relative_to(out_dir)) for p in Path(out_dir).rglob("*.png")}
+    problems = [f"missing: {n}" for n in sorted(set(expected) - written)[:5]]
+    problems += [f"unexpected: {n}" for n in sorted(written - set(expected))[:5]]
+    for name in sorted(set(expected) & written):
+        if not np.array_equal(decode_png((Path(out_dir) / name).read_bytes()), expected[name]):
+            problems.append(f"pixels differ: {name}")
+    return problems

@@ -1,0 +1,444 @@
+"""Times samed2d_fast beside its peers, stage by stage and for one whole case.
+
+    python bench/compare.py [--quick] [--markdown FILE] [--workdir DIR]
+
+Prints machine facts, then ``| stage | ours (ms) | peer | peer (ms) | ratio |`` with
+medians over repeats (ratio = peer / ours: above 1, ours is faster), PNG sizes, the peak
+memory of one case and where our whole-case time goes. Timings are reported, never
+asserted; the exit status is 1 only when an output check fails (outputs that must be
+equal are not), so a broken harness or a wrong result shows in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checks  # noqa: E402
+import inputs  # noqa: E402
+import peers  # noqa: E402  (also puts tests/ on sys.path)
+from reference import normalize_ref, slice_instances_ref  # noqa: E402
+
+import samed2d_fast  # noqa: E402
+from samed2d_fast import _core, cli  # noqa: E402
+from samed2d_fast import io as sio  # noqa: E402
+from samed2d_fast.instances import slice_instances_raw  # noqa: E402
+from samed2d_fast.output import encode_mask_png, encode_png, write_atomic  # noqa: E402
+from samed2d_fast.slicing import iter_display_slices, kept_axes  # noqa: E402
+
+DATASET, MODALITY, CASE = "bench", "ct_00", "bench"
+SLICE_STEP = 5  # stage benchmarks use every 5th z slice
+
+
+class Report:
+    def __init__(self):
+        self.rows = []      # (stage, ours ms, peer, peer ms)
+        self.sections = []  # (title, markdown lines)
+        self.checks = []    # (what, ok)
+
+    def row(self, stage, ours_ms, peer, peer_ms):
+        self.rows.append((stage, ours_ms, peer, peer_ms))
+
+    def check(self, what, ok):
+        self.checks.append((what, bool(ok)))
+        if not ok:
+            log(f"MISMATCH: {what}")
+
+    def table(self):
+        lines = ["| stage | ours (ms) | peer | peer (ms) | ratio |", "|---|---:|---|---:|---:|"]
+        for stage, ours, peer, theirs in self.rows:
+            lines.append(f"| {stage} | {fmt_ms(ours)} | {peer} | {fmt_ms(theirs)} | {theirs / ours:.2f} |")
+        return lines
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def fmt_ms(ms):
+    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:.0f}"
+
+
+def median_ms(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def timed_case(fn, repeats, root: Path, name: str):
+    """Median ms of ``fn(out_dir)`` into a new empty folder each repeat.
+
+    Returns (ms, last folder, last result); earlier folders are removed untimed.
+    """
+    times, out, result = [], None, None
+    for r in range(repeats):
+        if out is not None:
+            shutil.rmtree(out)
+        out = root / f"{name}-{r}"
+        start = time.perf_counter()
+        result = fn(out)
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times), out, result
+
+
+# ---- whole-case pipelines (by name, so that a spawned child can find them) -------------
+
+
+def run_ours(image, label, out, class_names):
+    return samed2d_fast.convert_case(
+        image, label, out, dataset=DATASET, modality=MODALITY, case=CASE, class_names=class_names
+    )
+
+
+def run_plain(image, label, out, class_names):
+    return peers.write_case_ref(
+        image, label, out, dataset=DATASET, modality=MODALITY, case=CASE, class_names=class_names
+    )
+
+
+def run_cc3d(image, label, out, class_names):
+    return peers.convert_case_cc3d(image, label, out, dataset=DATASET, modality=MODALITY, case=CASE)
+
+
+PIPELINES = {
+    "ours": ("samed2d_fast.convert_case", run_ours),
+    "plain": ("plain numpy+scipy+Pillow (write_case_ref)", run_plain),
+    "cc3d": (f"cc3d + numpy + {peers.PNG_FASTEST_NAME}, no consolidation", run_cc3d),
+}
+
+
+# ---- stages ---------------------------------------------------------------------------
+
+
+def bench_normalize(case, repeats, report):
+    for name, volume, exact, exact_name in (
+        ("int16", case.image, peers.normalize_int_exact, "numpy int64, blockwise (exact)"),
+        ("float32", inputs.float_volume(case.image), peers.normalize_float_exact, "numpy float64, blockwise (exact)"),
+    ):
+        log(f"normalise {name}")
+        stage = f"normalise {name} {'x'.join(map(str, volume.shape))}"
+        ours_ms = median_ms(lambda: samed2d_fast.normalize(volume), repeats)
+        report.row(stage, ours_ms, exact_name, median_ms(lambda: exact(volume), repeats))
+        buffer = np.empty_like(volume)
+        report.row(stage, ours_ms, "numpy.copyto of the input (bandwidth)",
+                   median_ms(lambda: peers.copy_bytes(volume, buffer), repeats))
+        report.check(f"normalise {name}: ours == {exact_name}",
+                     np.array_equal(samed2d_fast.normalize(volume), exact(volume)))
+        slab = volume[:, :, :2]  # normalize_ref is slow: a slab checks the peer itself
+        report.check(f"normalise {name}: {exact_name} == normalize_ref on a 2-slice slab",
+                     np.array_equal(exact(slab), normalize_ref(slab)))
+
+
+def bench_instances(case, repeats, report):
+    slices = inputs.label_slices(case.labels, SLICE_STEP)
+    log(f"instances of {len(slices)} slices")
+    h, w = slices[0].shape
+    stage = f"instances + masks, {len(slices)} z slices {h}x{w}"
+    ours_ms = median_ms(lambda: [i.mask for s in slices for i in samed2d_fast.slice_instances(s)], repeats)
+    compact_ms = median_ms(
+        lambda: [_core.slice_instances(s, 8, "outer", peers.MIN_AREA_RATIO) for s in slices], repeats
+    )
+    cc3d_ms = median_ms(lambda: [peers.instances_cc3d(s) for s in slices], repeats)
+    scipy_ms = median_ms(lambda: [peers.instances_scipy(s) for s in slices], repeats)
+    cc3d_name, scipy_name = "cc3d multilabel + statistics + masks", "scipy.ndimage label + find_objects + masks"
+    report.row(stage, ours_ms, cc3d_name, cc3d_ms)
+    report.row(stage, ours_ms, scipy_name, scipy_ms)
+    compact = f"instances compact (_core only), {len(slices)} z slices {h}x{w}"
+    report.row(compact, compact_ms, cc3d_name, cc3d_ms)
+    report.row(compact, compact_ms, scipy_name, scipy_ms)
+    fused = f"instances + mask PNGs (one kernel call, as convert_case), {len(slices)} z slices {h}x{w}"
+    fused_ms = median_ms(lambda: [slice_instances_raw(s, with_components=False, with_pngs=True) for s in slices],
+                         repeats)
+    cc3d_png_ms = median_ms(lambda: [[peers.png_fastest(m.view(np.uint8) * np.uint8(255))
+                                      for _, m in peers.instances_cc3d(s)] for s in slices], repeats)
+    report.row(fused, fused_ms, f"cc3d + masks + {peers.PNG_FASTEST_NAME}", cc3d_png_ms)
+    report.check("instances: the kernel's mask PNGs decode to slice_instances' masks", all(
+        checks.png_round_trips(slice_instances_raw(s, with_pngs=True)["pngs"],
+                               [i.mask.view(np.uint8) * np.uint8(255) for i in samed2d_fast.slice_instances(s)])
+        for s in slices))
+    report.check("instances: ours == slice_instances_ref (outer) on every slice",
+                 all(checks.same_instances(samed2d_fast.slice_instances(s), slice_instances_ref(s)) for s in slices))
+    off = [[(i.label, i.mask) for i in samed2d_fast.slice_instances(s, consolidate="off")] for s in slices]
+    report.check("instances: cc3d and scipy peers == ours with consolidate='off'",
+                 all(checks.same_masks_any_order(o, peers.instances_cc3d(s))
+                     and checks.same_masks_any_order(o, peers.instances_scipy(s)) for o, s in zip(off, slices)))
+
+
+def bench_png(case, repeats, report):
+    slices = inputs.label_slices(case.labels, SLICE_STEP)
+    masks = [i.mask for s in slices for i in samed2d_fast.slice_instances(s)]
+    normed = samed2d_fast.normalize(case.image)
+    images = [np.ascontiguousarray(normed[:, :, k].T[::-1, ::-1]) for k in range(0, normed.shape[2], SLICE_STEP)]
+    writers = {"Pillow save (default)": peers.png_pillow, "Pillow compress_level=1": peers.png_pillow_fast}
+    if peers.cv2 is not None:
+        writers["cv2.imencode"] = peers.png_cv2
+    sizes = ["| what | writer | bytes | ours / writer |", "|---|---|---:|---:|"]
+    for what, ours_fn, items, as_u8 in (
+        (f"{len(masks)} masks", encode_mask_png, masks, lambda m: m.view(np.uint8) * np.uint8(255)),
+        (f"{len(images)} images", encode_png, images, lambda px: px),
+    ):
+        log(f"PNG {what}")
+        stage = f"PNG encode, {what}"
+        ours_ms = median_ms(lambda: [ours_fn(x) for x in items], repeats)
+        ours_png = [ours_fn(x) for x in items]
+        expected = [as_u8(x) for x in items]
+        report.check(f"PNG {what}: ours decodes to the same pixels ({', '.join(checks.decoders())})",
+                     checks.png_round_trips(ours_png, expected))
+        ours_bytes = sum(map(len, ours_png))
+        sizes.append(f"| {what} | ours | {ours_bytes} | 1.00 |")
+        for name, writer in writers.items():
+            report.row(stage, ours_ms, name, median_ms(lambda: [writer(as_u8(x)) for x in items], repeats))
+            theirs = [writer(u8) for u8 in expected]
+            report.check(f"PNG {what}: {name} decodes to the same pixels", checks.png_round_trips(theirs, expected))
+            theirs_bytes = sum(map(len, theirs))
+            sizes.append(f"| {what} | {name} | {theirs_bytes} | {ours_bytes / theirs_bytes:.2f} |")
+    report.sections.append(("PNG sizes", sizes))
+
+
+def bench_case(case, paths, repeats, root, report):
+    shape = "x".join(map(str, case.image.shape))
+    results = {}
+    for key, (name, run) in PIPELINES.items():
+        log(f"whole case: {name}")
+        ms, out, result = timed_case(lambda o: run(*paths, o, case.class_names), repeats, root, key)
+        results[key] = (ms, out, result)
+    ours_ms, ours_out, record = results["ours"]
+    counts = {k: sum(1 for _ in out.rglob("*.png")) for k, (_, out, _) in results.items()}
+    stage = f"whole case {shape}, one worker ({counts['ours']} PNGs)"
+    for key in ("plain", "cc3d"):
+        report.row(stage, ours_ms, f"{PIPELINES[key][0]} ({counts[key]} PNGs)", results[key][0])
+    _, plain_out, plain_index = results["plain"]
+    report.check("whole case: ours' record lists the same images and masks as write_case_ref",
+                 record.images == plain_index)
+    problems = checks.same_png_trees(ours_out, plain_out)
+    report.check("whole case: ours writes the same files and pixels as write_case_ref"
+                 + (f" ({len(problems)} problems, e.g. {problems[:3]})" if problems else ""), not problems)
+    for _, out, _ in results.values():
+        shutil.rmtree(out)
+    return ours_ms, counts["ours"]
+
+
+def bench_parallel(case, paths, root, report, n_cases=4):
+    """``samed2d convert`` over several copies of the case: one worker, ``-j 2``, and
+    ``--threads 2`` inside one worker; throughput next to the single-thread figure."""
+    src = root / "parallel_src"
+    for sub in ("imagesTr", "labelsTr"):
+        (src / sub).mkdir(parents=True)
+    for i in range(n_cases):
+        (src / "imagesTr" / f"c{i}_0000.nii.gz").symlink_to(paths[0])
+        (src / "labelsTr" / f"c{i}.nii.gz").symlink_to(paths[1])
+    labels = {"background": 0, **{name: int(v) for v, name in case.class_names.items()}}
+    (src / "dataset.json").write_text(json.dumps({"name": "bench", "channel_names": {"0": "CT"}, "labels": labels}))
+    rows = ["| run | seconds | images/s | masks/s | speed-up |", "|---|---:|---:|---:|---:|"]
+    base = None
+    for label, extra in (("-j 1", ["-j", "1"]), ("-j 2", ["-j", "2"]), ("-j 1 --threads 2", ["-j", "1", "--threads", "2"])):
+        out = root / "parallel_out"
+        log(f"samed2d convert {label} over {n_cases} cases")
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = cli.main(["convert", str(src), str(out), "--no-progress", *extra])
+        seconds = time.perf_counter() - start
+        summary = json.loads((out / "summary.json").read_text())
+        report.check(f"samed2d convert {label}: exit 0", status == 0)
+        base = base or seconds
+        rows.append(f"| `{label}` | {seconds:.2f} | {summary['images'] / seconds:.0f} | "
+                    f"{summary['masks'] / seconds:.0f} | {base / seconds:.2f} |")
+        shutil.rmtree(out)
+    report.sections.append((f"Throughput over {n_cases} cases (whole runs, metadata included)", rows))
+
+
+# ---- where our time goes ----------------------------------------------------------------
+
+
+def ours_by_stage(image_path, label_path, out: Path) -> dict:
+    """convert_case's steps, called one by one through the package's functions, timed.
+
+    The kernel encodes mask PNGs in the same call that finds the instances; it is also
+    called without PNGs to split the two. Naming and the record are left out (they
+    land in 'other'); files get plain names.
+    """
+    seconds = defaultdict(float)
+    clock = time.perf_counter
+    for sub in ("images", "masks"):
+        (out / sub).mkdir(parents=True)
+    t0 = clock()
+    image_header, label_header = sio.load_nifti_header(image_path), sio.load_nifti_header(label_path)
+    label = sio.label_volume(label_header, label_path)
+    volume = sio.image_volume(image_header, image_path)
+    sio.check_same_grid(volume, label)
+    labels = label.ras()
+    t1 = clock()
+    image = volume.ras(samed2d_fast.normalize(volume.data))
+    seconds["read"], seconds["normalise"] = t1 - t0, clock() - t1
+    for axis in kept_axes(labels.shape):
+        batches = iter_display_slices([labels, image], axis)
+        while True:
+            t0 = clock()
+            item = next(batches, None)
+            t1 = clock()
+            seconds["slice (batched copies)"] += t1 - t0
+            if item is None:
+                break
+            index, (label_slice, pixels) = item
+            slice_instances_raw(label_slice, with_components=False)
+            t2 = clock()
+            raw = slice_instances_raw(label_slice, with_components=False, with_pngs=True)
+            t3 = clock()
+            seconds["instances"] += t2 - t1
+            seconds["encode masks (same kernel call)"] += (t3 - t2) - (t2 - t1)
+            if not raw["pngs"]:
+                continue
+            image_png = encode_png(pixels)
+            t4 = clock()
+            write_atomic(out / "images" / f"{axis}_{index}.png", image_png)
+            for i, data in enumerate(raw["pngs"]):
+                write_atomic(out / "masks" / f"{axis}_{index}--{i:03d}.png", data)
+            seconds["encode images"] += t4 - t3
+            seconds["write"] += clock() - t4
+    return dict(seconds)
+
+
+def bench_breakdown(paths, repeats, root, total_ms, total_pngs, report):
+    log("breakdown of our whole case")
+    runs = []
+    for r in range(repeats):
+        out = root / f"stages-{r}"
+        runs.append(ours_by_stage(*paths, out))
+        pngs = sum(1 for _ in out.rglob("*.png"))
+        shutil.rmtree(out)
+    report.check("breakdown: the step-by-step run writes as many PNGs as convert_case", pngs == total_pngs)
+    medians = {stage: 1e3 * statistics.median(run[stage] for run in runs) for stage in runs[0]}
+    medians["other (naming, record, glue)"] = total_ms - sum(medians.values())
+    lines = ["| stage | ms | share of convert_case |", "|---|---:|---:|"]
+    lines += [f"| {stage} | {fmt_ms(ms)} | {100 * ms / total_ms:.0f}% |" for stage, ms in medians.items()]
+    lines.append(f"| convert_case (measured) | {fmt_ms(total_ms)} | 100% |")
+    report.sections.append(("Where our whole-case time goes", lines))
+
+
+# ---- peak memory ----------------------------------------------------------------------
+
+
+def _status_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _peak_in_child(key, image, label, out, class_names):
+    """Runs in a fresh spawned process: peak RSS while converting, minus RSS before reading.
+
+    VmHWM, not ru_maxrss: after exec, ru_maxrss still counts the parent's RSS at fork
+    time (the parent holds the benchmark volumes), VmHWM is this process's own peak.
+    """
+    before = _status_bytes("VmRSS")
+    PIPELINES[key][1](image, label, Path(out), class_names)
+    return _status_bytes("VmHWM") - before
+
+
+def bench_memory(case, paths, root, report):
+    lines = ["| pipeline | peak RSS - RSS before reading (MB) | decoded image + labels (MB) | ratio |",
+             "|---|---:|---:|---:|"]
+    decoded = case.decoded_bytes
+    context = multiprocessing.get_context("spawn")
+    for key, (name, _) in PIPELINES.items():
+        log(f"peak memory: {name}")
+        with context.Pool(1) as pool:
+            peak = pool.apply(_peak_in_child, (key, *paths, str(root / f"memory-{key}"), case.class_names))
+        shutil.rmtree(root / f"memory-{key}")
+        lines.append(f"| {name} | {peak / 1e6:.0f} | {decoded / 1e6:.0f} | {peak / decoded:.2f} |")
+    report.sections.append(("Peak memory of one case (fresh spawned process)", lines))
+
+
+# ---- report ---------------------------------------------------------------------------
+
+
+def _version(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_facts():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", load average %.1f at start" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    return [
+        f"machine: {cpu}, {os.cpu_count()} cores ({usable} usable){load}; "
+        f"Python {platform.python_version()}, numpy {np.__version__}",
+        "versions: " + ", ".join(
+            f"{d} {_version(d)}" for d in
+            ("samed2d_fast", "scipy", "connected-components-3d", "Pillow", "opencv-python-headless", "nibabel")
+        ),
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a {'x'.join(map(str, inputs.QUICK_SHAPE))} case and 3 repeats (CI)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    parser.add_argument("--workdir", type=Path, default=inputs.default_workdir(),
+                        help="where inputs and outputs are written (default: %(default)s)")
+    args = parser.parse_args(argv)
+    shape, repeats = (inputs.QUICK_SHAPE, 3) if args.quick else (inputs.FULL_SHAPE, 7)
+
+    log(f"making the {'x'.join(map(str, shape))} case")
+    case = inputs.make_ct_case(shape)
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="samed2d-bench-", dir=args.workdir) as tmp:
+        root = Path(tmp)
+        paths = inputs.write_nifti_case(case, root / "input")
+        bench_normalize(case, repeats, report)
+        bench_instances(case, repeats, report)
+        bench_png(case, repeats, report)
+        total_ms, total_pngs = bench_case(case, paths, repeats, root, report)
+        bench_breakdown(paths, repeats, root, total_ms, total_pngs, report)
+        bench_memory(case, paths, root, report)
+        bench_parallel(case, paths, root, report)
+
+    present = len(np.unique(case.labels)) - 1
+    lines = [f"# samed2d_fast benchmark ({'quick' if args.quick else 'full'})", "", *machine_facts(),
+             f"input: {case.source}: int16 CT + uint8 labels, {present} classes present, "
+             f"{case.decoded_bytes / 1e6:.0f} MB decoded; medians of {repeats} repeats; files written under "
+             f"{args.workdir}", "",
+             *report.table(), "", "ratio = peer / ours: above 1, ours is faster.", ""]
+    for title, section in report.sections:
+        lines += [f"## {title}", "", *section, ""]
+    lines += ["## Checks", ""]
+    lines += [f"- {'ok' if ok else 'MISMATCH'}: {what}" for what, ok in report.checks]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0 if all(ok for _, ok in report.checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
