@@ -79,3 +79,15 @@ def test_dask_worker_killed_during_a_task(source, tmp_path):
     assert tree_bytes(out / "masks") == tree_bytes(reference / "masks")
     runner.finish(out)  # the end of a run: stray temporary files of the dead worker go
     assert not list(out.rglob("*.tmp"))
+
+
+def test_merge_uses_the_shards_test_fraction(source, tmp_path):
+    out = tmp_path / "out"
+    for index in range(2):
+        assert cli.main(["convert", str(source), str(out), "-j", "1", "--no-progress", "--test-fraction", "1",
+                         "--num-shards", "2", "--shard-index", str(index)]) == 0
+    assert cli.main(["merge", str(out)]) == 0
+    import json
+
+    assert json.loads((out / "image2label_train.json").read_text()) == {}
+    assert json.loads((out / "label2image_test.json").read_text())

@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  samed2d merge out/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--test-fraction", type=_fraction, default=0.2,
-                   help="fraction of cases in label2image_test.json (default 0.2)")
+    p.add_argument("--test-fraction", type=_fraction, default=None,
+                   help="fraction of cases in label2image_test.json (default: the one the shards were run with)")
 
     p = sub.add_parser(
         "preview", help="a contact sheet of images with their masks drawn over them",

@@ -29,11 +29,11 @@ from .state import (
     count_unlabelled,
     is_empty,
     load_failures,
-    load_output_format,
+    load_run_settings,
     load_records,
     remove_partial_files,
     save_failure,
-    save_output_format,
+    save_run_settings,
     save_unlabelled,
     summarise,
     write_failures,
@@ -120,7 +120,7 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
     out = Path(out).absolute()
     sharded = shard.count > 1
     prepare_out(out, resume=resume, overwrite=overwrite, shared=sharded)
-    save_output_format(out, output.kind, output.shard_size)
+    save_run_settings(out, output.kind, output.shard_size, test_fraction)
     for key in load_failures(out):  # every case without a record is tried again now
         if shard.owns(key):
             clear_failure(out, key)
@@ -151,7 +151,7 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
         for line in sorted(failed_now.values()):
             print(f"  FAILED {line}")
         return 1 if failed_now else 0
-    summary, all_failures = finish(out, test_fraction)
+    summary, all_failures = finish(out)
     print_summary(summary, all_failures, out, seconds, kept=len(done))
     return 1 if all_failures else 0
 
@@ -178,15 +178,20 @@ def _run(todo: List[CaseSpec], out: Path, options: Options, engine: Engine, fail
                 return
 
 
-def finish(out: Path, test_fraction: float = 0.2):
-    """Metadata, summary.json and failures.json from OUT's state alone (end of a run, or merge)."""
+def finish(out: Path, test_fraction: Optional[float] = None):
+    """Metadata, summary.json and failures.json from OUT's state alone (end of a run, or merge).
+
+    ``test_fraction`` defaults to the one the run was started with.
+    """
+    settings = load_run_settings(out)
+    if test_fraction is None:
+        test_fraction = settings["test_fraction"]
     remove_partial_files(out)
     before = load_records(out)
     records = write_metadata(out, before, test_fraction=test_fraction)
-    stored = load_output_format(out)
-    if stored["format"] == "webdataset":
+    if settings["format"] == "webdataset":
         try:
-            shards = webdataset.pack(out, records, stored["shard_size"])
+            shards = webdataset.pack(out, records, settings["shard_size"])
         except ValueError as exc:
             raise RunError(str(exc)) from None
         print(f"packed {sum(len(r.images) for r in records)} samples into {shards} WebDataset shard(s) "
@@ -205,7 +210,7 @@ def finish(out: Path, test_fraction: float = 0.2):
     return summary, failures
 
 
-def merge(out: Path, test_fraction: float = 0.2) -> int:
+def merge(out: Path, test_fraction: Optional[float] = None) -> int:
     """``samed2d merge``: joins the shards of a run in OUT into the final files."""
     out = Path(out).absolute()
     if not (out / ".samed2d" / "records").is_dir():

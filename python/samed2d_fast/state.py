@@ -143,13 +143,16 @@ def summarise(records: Iterable[CaseRecord]) -> dict:
     }
 
 
-def save_output_format(out_dir: Path, fmt: str, shard_size: int) -> None:
-    """How the run's output is stored, for the end of the run and for merge."""
-    path = Path(out_dir) / STATE_DIR / "format.json"
+def save_run_settings(out_dir: Path, fmt: str, shard_size: int, test_fraction: float) -> None:
+    """What the end of the run needs to know, for a later merge of shards too."""
+    path = Path(out_dir) / STATE_DIR / "settings.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"format": fmt, "shard_size": shard_size})
+    write_json(path, {"format": fmt, "shard_size": shard_size, "test_fraction": test_fraction})
 
 
-def load_output_format(out_dir: Path) -> dict:
-    path = Path(out_dir) / STATE_DIR / "format.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"format": "files", "shard_size": 0}
+def load_run_settings(out_dir: Path) -> dict:
+    path = Path(out_dir) / STATE_DIR / "settings.json"
+    settings = {"format": "files", "shard_size": 0, "test_fraction": 0.2}
+    if path.exists():
+        settings.update(json.loads(path.read_text(encoding="utf-8")))
+    return settings
