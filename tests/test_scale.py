@@ -91,3 +91,13 @@ def test_merge_uses_the_shards_test_fraction(source, tmp_path):
 
     assert json.loads((out / "image2label_train.json").read_text()) == {}
     assert json.loads((out / "label2image_test.json").read_text())
+
+
+def test_scheduler_address_of_a_running_cluster(source, plain_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster:
+        out = tmp_path / "out"
+        assert cli.main(["convert", str(source), str(out), "--scheduler", cluster.scheduler_address,
+                         "--no-progress", "--consolidate", "union"]) == 0
+    assert tree_bytes(out) == plain_run
