@@ -9,22 +9,21 @@ import os
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from . import io
 from .instances import instance_members, slice_instances_raw
+from .classes import ClassTable
 from .naming import (
     DIM_SLICE_2D,
     clean_field,
     dim_slice_id,
-    format_class_id,
     image_path,
     image_stem,
     mask_path,
     mask_sort_key,
-    pending_class_field,
 )
 from .normalize import normalize, normalize_release
 from .output import encode_png, inside, write_atomic
@@ -33,7 +32,6 @@ from .slicing import iter_display_slices, kept_axes
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 NORMALIZATIONS = ("volume", "slice")
-IGNORE = "ignore"
 
 
 def case_name_of(path) -> str:
@@ -47,62 +45,6 @@ def case_name_of(path) -> str:
 
 def is_nifti(path) -> bool:
     return os.fspath(path).lower().endswith(NIFTI_SUFFIXES)
-
-
-class ClassTable:
-    """Names and class fields of label values (SPEC section 5).
-
-    A class's id comes from ``class_ids`` (by label value), else ``class_map``
-    (by class name, as in a release class mapping), else, when neither is
-    given, is the label value. A class a given mapping does not know is pending:
-    its id is handed out when the metadata is written.
-    """
-
-    def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]],
-                 class_map: Optional[Mapping[str, int]] = None):
-        class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
-        counts = Counter(class_names.values())
-        self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
-        self._ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
-        self._map = None if class_map is None else {str(n): int(i) for n, i in class_map.items()}
-        self.ignored = sorted(v for v, n in class_names.items() if n == IGNORE)
-        declared_values = set(class_names) | set(self._ids or {})
-        self.declared = {
-            self.name(v): self.field(v) for v in sorted(declared_values) if v != 0 and v not in self.ignored
-        }
-        self.declared.update({n: format_class_id(i) for n, i in (self._map or {}).items()})
-        known = [int(f) for f in self.declared.values() if not f.startswith("u")]
-        known += [int(self.field(v)) for v in self.ignored if not self.field(v).startswith("u")]
-        self.declared_max_id = max(known, default=-1)
-
-    def name(self, value: int) -> str:
-        return self._names.get(value, f"label_{value}")
-
-    def field(self, value: int) -> str:
-        if self._ids is not None and value in self._ids:
-            return format_class_id(self._ids[value])
-        return self.field_of_name(self.name(value), default=value)
-
-    def field_of_name(self, name: str, default: Optional[int] = None) -> str:
-        if self._map is not None and name in self._map:
-            return format_class_id(self._map[name])
-        if self._ids is None and self._map is None and default is not None:
-            return format_class_id(default)
-        return pending_class_field(name)
-
-    def union_name(self, members: Sequence[int]) -> str:
-        names = [self.name(members[0])]
-        for value in members[1:]:
-            if self.name(value) not in names:
-                names.append(self.name(value))
-        return "union_" + "_".join(names)
-
-    def name_and_field(self, members: Sequence[int], union: bool) -> Tuple[str, str]:
-        """Class name and field of an instance with these members (own label first)."""
-        if union:
-            name = self.union_name(members)
-            return name, self.field_of_name(name)
-        return self.name(members[0]), self.field(members[0])
 
 
 def _modalities(modality: Union[str, Sequence[str]], channels: int, source) -> List[str]:

@@ -1,0 +1,66 @@
+"""Names and ids of the classes of a case (SPEC section 5)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping, Optional, Sequence, Tuple
+
+from .naming import format_class_id, pending_class_field
+
+IGNORE = "ignore"  # a label so named is background (nnU-Net's ignore label)
+
+
+class ClassTable:
+    """Names and class fields of label values (SPEC section 5).
+
+    A class's id comes from ``class_ids`` (by label value), else ``class_map``
+    (by class name, as in a release class mapping), else, when neither is
+    given, is the label value. A class a given mapping does not know is pending:
+    its id is handed out when the metadata is written.
+    """
+
+    def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]],
+                 class_map: Optional[Mapping[str, int]] = None):
+        class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
+        counts = Counter(class_names.values())
+        self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
+        self._ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
+        self._map = None if class_map is None else {str(n): int(i) for n, i in class_map.items()}
+        self.ignored = sorted(v for v, n in class_names.items() if n == IGNORE)
+        declared_values = set(class_names) | set(self._ids or {})
+        self.declared = {
+            self.name(v): self.field(v) for v in sorted(declared_values) if v != 0 and v not in self.ignored
+        }
+        self.declared.update({n: format_class_id(i) for n, i in (self._map or {}).items()})
+        known = [int(f) for f in self.declared.values() if not f.startswith("u")]
+        known += [int(self.field(v)) for v in self.ignored if not self.field(v).startswith("u")]
+        self.declared_max_id = max(known, default=-1)
+
+    def name(self, value: int) -> str:
+        return self._names.get(value, f"label_{value}")
+
+    def field(self, value: int) -> str:
+        if self._ids is not None and value in self._ids:
+            return format_class_id(self._ids[value])
+        return self.field_of_name(self.name(value), default=value)
+
+    def field_of_name(self, name: str, default: Optional[int] = None) -> str:
+        if self._map is not None and name in self._map:
+            return format_class_id(self._map[name])
+        if self._ids is None and self._map is None and default is not None:
+            return format_class_id(default)
+        return pending_class_field(name)
+
+    def union_name(self, members: Sequence[int]) -> str:
+        names = [self.name(members[0])]
+        for value in members[1:]:
+            if self.name(value) not in names:
+                names.append(self.name(value))
+        return "union_" + "_".join(names)
+
+    def name_and_field(self, members: Sequence[int], union: bool) -> Tuple[str, str]:
+        """Class name and field of an instance with these members (own label first)."""
+        if union:
+            name = self.union_name(members)
+            return name, self.field_of_name(name)
+        return self.name(members[0]), self.field(members[0])
