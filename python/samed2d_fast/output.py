@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import uuid
 import zlib
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     Plain os-level calls: Python's buffered file objects double the cost of
     creating the ~20,000 small files of a large case.
     """
-    tmp = f"{os.fspath(path.parent)}/.{path.name}.{os.getpid()}.tmp"
+    # Unique per call: shards on other hosts (same pid, shared OUT) may write the same state file.
+    tmp = f"{os.fspath(path.parent)}/.{path.name}.{uuid.uuid4().hex[:16]}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
