@@ -39,13 +39,6 @@ class Instance:
         return out
 
 
-def _as_label_array(label2d) -> np.ndarray:
-    array = np.asarray(label2d)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"slice_instances: label slice must have an integer dtype, got {array.dtype}")
-    return array
-
-
 def slice_instances(
     label2d,
     *,
@@ -74,7 +67,7 @@ def slice_instances_raw(
     """The kernel's compact result: per-instance arrays, plus the component id
     image (``with_components``) and each mask's PNG bytes (``with_pngs``)."""
     return _core.slice_instances(
-        _as_label_array(label2d), connectivity, consolidate, float(min_area_ratio), with_components, with_pngs
+        np.asarray(label2d), connectivity, consolidate, float(min_area_ratio), with_components, with_pngs
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .metadata import CLASS_MAPPING_JSON, RELEASE_JSON
-from .naming import SEPARATOR, clean_field, parse_image_path
+from .naming import clean_field, parse_image_path, parse_mask_path
 from .state import records_dir
 
 __all__ = ["PALETTE", "contact_sheet_size", "load_index", "make_contact_sheet", "pick_images"]
@@ -85,15 +85,6 @@ def load_class_mapping(out: Path) -> Dict[str, Dict[str, str]]:
     return mapping
 
 
-def mask_class_field(image_key: str, mask: str) -> str:
-    """The class field of a mask of the image ``image_key`` (cheap: no regular expression)."""
-    prefix = "masks/" + image_key[len("images/"):-len(".png")] + SEPARATOR
-    if mask.startswith(prefix):
-        return mask[len(prefix):-len(".png")].rpartition("_")[0]
-    stem = mask.rsplit("/", 1)[-1][: -len(".png")]
-    return stem.rpartition(SEPARATOR)[2].rpartition("_")[0]
-
-
 def _field_names(mapping: Dict[str, Dict[str, str]]) -> Dict[str, Dict[str, str]]:
     """Per data set: class field -> class name (the inverse of the class mapping)."""
     return {ds: {field: name for name, field in sorted(classes.items())} for ds, classes in mapping.items()}
@@ -139,7 +130,7 @@ def pick_images(out: Path, n: int = 16, dataset: Optional[str] = None, class_nam
         fields = {ds: classes[class_name] for ds, classes in mapping.items() if class_name in classes}
         candidates = [k for k in candidates
                       if datasets_of[k] in fields
-                      and any(mask_class_field(k, m) == fields[datasets_of[k]] for m in index[k])]
+                      and any(parse_mask_path(m).class_field == fields[datasets_of[k]] for m in index[k])]
         if not candidates:
             where = f" of data set {dataset!r}" if dataset is not None else ""
             scope = [mapping.get(ds, {}) for ds in ({datasets_of[k] for k in index if k in datasets_of}
@@ -269,7 +260,7 @@ def _draw_tile(out: Path, key: str, masks: Sequence[str], names: Dict[str, str],
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
         bbox = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-        field = mask_class_field(key, mask_key)
+        field = parse_mask_path(mask_key).class_field
         drawn.append((PALETTE[i % len(PALETTE)], _outline(mask, outline_width), bbox, names.get(field, field), mask))
     for colour, outline, _, _, _ in drawn:  # outlines last: no later fill dims them
         canvas[outline] = colour

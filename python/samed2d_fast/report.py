@@ -25,8 +25,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
-from .preview import load_class_mapping, load_index, mask_class_field
-from .naming import parse_image_path
+from .preview import load_class_mapping, load_index
+from .naming import parse_image_path, parse_mask_path
 from .state import SUMMARY_JSON, records_dir
 
 __all__ = ["MAX_AREA_SAMPLE", "SMALL_MASK_FRACTION", "write_report"]
@@ -113,7 +113,7 @@ class _Stats:
             self.axis[_axis(name.slice_id)][0] += 1
             self.axis[_axis(name.slice_id)][1] += k
             for mask in masks:
-                field = mask_class_field(key, mask)
+                field = parse_mask_path(mask).class_field
                 cls = names.get(name.dataset, {}).get(field, field)
                 ds[4].add(cls)
                 self.per_class[f"{name.dataset}/{cls}"] += 1
