@@ -31,8 +31,14 @@ py::array display_slices(const py::array& volume, int axis, std::int64_t start, 
     if (start < 0 || stop > shape[axis] || start >= stop) {
         throw py::index_error("display_slices: need 0 <= start < stop <= " + std::to_string(shape[axis]));
     }
-    const Copy copy = copy_for(volume.itemsize());
-    if (copy == nullptr) throw py::type_error("display_slices: unsupported item size");
+    // Bytes are copied as they are: only plain numbers may be, never object pointers
+    // (reference counts) nor types the pipeline never slices.
+    const char kind = volume.dtype().kind();
+    const Copy copy = kind == 'b' || kind == 'i' || kind == 'u' || kind == 'f' ? copy_for(volume.itemsize()) : nullptr;
+    if (copy == nullptr) {
+        throw py::type_error("display_slices: unsupported dtype " + dtype_name(volume.dtype()) +
+                             " (expected a bool, integer or float16/32/64 array)");
+    }
     const std::ptrdiff_t strides[3] = {volume.strides(0), volume.strides(1), volume.strides(2)};
     const int p = axis == 0 ? 1 : 0, q = axis == 2 ? 1 : 2;
     py::array out(volume.dtype(), std::vector<py::ssize_t>{stop - start, shape[q], shape[p]});

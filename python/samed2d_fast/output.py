@@ -76,7 +76,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     creating the ~20,000 small files of a large case.
     """
     # Unique per call: shards on other hosts (same pid, shared OUT) may write the same state file.
-    tmp = f"{os.fspath(path.parent)}/.{path.name}.{uuid.uuid4().hex[:16]}.tmp"
+    # A fixed 21 bytes, not the final name plus a suffix: a final name of up to 255 bytes fits.
+    tmp = f"{os.fspath(path.parent)}/.{uuid.uuid4().hex[:16]}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
