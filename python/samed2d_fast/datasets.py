@@ -2,7 +2,10 @@
 
 Only file names and headers are looked at here; nothing is decoded. A
 ``CaseSpec`` carries everything ``convert_case`` needs, so a case can be sent
-to any worker as it is.
+to any worker as it is. Every file of a folder that does not become a case is
+accounted for: an image without a label (``Dataset.unlabelled``), a file left
+out for a reason (``Dataset.skipped``), or a case that fails before it runs
+(``Dataset.failed``).
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import glob
 import json
 import os
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from PIL import Image
 
 from . import io
 from .naming import clean_field
 from .pipeline import case_name_of, is_nifti
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# 2D files read with Pillow (SPEC section 1); a file of several frames gives its first.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 _CHANNEL_SUFFIX = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 # Channel names of dataset.json (and --modality words) -> release modality tags.
@@ -39,22 +46,56 @@ RELEASE_TAGS = {
     "x_ray", "ultrasound_00", "endoscopy_00", "dermoscopy_00", "fundus_photography",
 }
 
+# Why a file of a data set folder is not part of any case (the keys of Dataset.skipped).
+SKIP_HIDDEN = "hidden file (name begins with a dot)"
+SKIP_FOLDER = "folder (sub-folders are not searched)"
+SKIP_NOT_INPUT = "not an image or volume file"
+SKIP_NOT_2D = "not a 2D image file"
+SKIP_LABEL_ALONE = "label without an image"
+SKIP_UNUSED_LABELS = "labels/ not read (masks/ is)"
+SKIP_DUPLICATE = "duplicate of an earlier case (same real path)"
+SKIP_LOOP = "symlink loop (not followed)"
+
 
 class DatasetError(ValueError):
     """A data set folder cannot be read as a whole (not a single case's fault)."""
 
 
-def modality_tag(name: str, source: str) -> str:
-    """A release tag for a channel name: the table above, or a release tag itself."""
+def _tag_of(name: str) -> Optional[str]:
     key = name.strip().lower()
-    if key in MODALITY_TAGS:
-        return MODALITY_TAGS[key]
-    if key in RELEASE_TAGS:
-        return key
-    raise DatasetError(
-        f"{source}: channel name {name!r} has no SA-Med2D modality tag; "
-        f"give one with --modality (e.g. --modality ct_00, or one tag per channel)"
-    )
+    return MODALITY_TAGS.get(key) or (key if key in RELEASE_TAGS else None)
+
+
+def modality_tag(name: str, source: str) -> str:
+    """A release tag for a channel name of dataset.json: the table above, or a release tag itself."""
+    tag = _tag_of(name)
+    if tag is None:
+        raise DatasetError(
+            f"{source}: channel name {name!r} has no SA-Med2D modality tag; "
+            f"give one with --modality (e.g. --modality ct_00, or one tag per channel)"
+        )
+    return tag
+
+
+def option_modality_tags(words: Sequence[str]) -> List[str]:
+    """Release tags for the words given with ``--modality``; an unknown word names the option
+    and every accepted word."""
+    tags = []
+    for word in words:
+        tag = _tag_of(word)
+        if tag is None:
+            raise DatasetError(
+                f"--modality {word!r} is not a modality: give release tags ({', '.join(sorted(RELEASE_TAGS))}) "
+                f"or channel names in any case ({', '.join(sorted(MODALITY_TAGS))}), one per channel, "
+                f"comma-separated"
+            )
+        tags.append(tag)
+    return tags
+
+
+def case_key(dataset: str, case: str) -> str:
+    """The key of a case in OUT's state and in failures.json."""
+    return f"{clean_field(dataset)}--{clean_field(case)}"
 
 
 @dataclass
@@ -71,7 +112,7 @@ class CaseSpec:
 
     @property
     def key(self) -> str:
-        return f"{clean_field(self.dataset)}--{clean_field(self.case)}"
+        return case_key(self.dataset, self.case)
 
     def modality_arg(self):
         return self.modality[0] if len(self.modality) == 1 else list(self.modality)
@@ -79,26 +120,156 @@ class CaseSpec:
 
 @dataclass
 class Dataset:
+    """The cases of one SRC, and every file of it that is not a case's, with the reason.
+
+    ``unlabelled``: image files without a label (not cases; counted on their own).
+    ``skipped``: reason (one of the ``SKIP_*`` texts) -> sorted paths of the files left out
+    for it: hidden files, sub-folders (and a 2D folder's labels/ beside its masks/), files
+    of other types, labels without an image, the files of a case whose first image is the
+    same file (real path) as an earlier case's, symbolic links to a folder that holds them
+    (a loop, never followed).
+    ``warnings``: one line each about a file that still converts (``<path>: 3 frames, the
+    first is converted``).
+    ``failed``: case key -> one-line error, for cases that fail before they run (two image
+    or label files with one name).
+    """
+
     name: str
     source: str
     layout: str                          # "msd/nnunet", "2d" or "glob"
     cases: List[CaseSpec]
-    unlabelled: List[str] = field(default_factory=list)   # images skipped for want of a label
+    unlabelled: List[str] = field(default_factory=list)
     class_names: Dict[int, str] = field(default_factory=dict)
+    skipped: Dict[str, List[str]] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
+    failed: Dict[str, str] = field(default_factory=dict)
 
 
-def _is_input(path: Path) -> bool:
-    return is_nifti(path) or path.suffix.lower() in IMAGE_SUFFIXES
+def _is_input(path) -> bool:
+    return is_nifti(path) or _is_2d(path)
 
 
-def _visible(paths) -> List[Path]:
-    return sorted(p for p in paths if not p.name.startswith("."))
+def _is_2d(path) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_SUFFIXES
+
+
+def _skip(skipped: Dict[str, List[str]], reason: str, paths: Sequence) -> None:
+    if paths:
+        skipped.setdefault(reason, []).extend(map(str, paths))
+
+
+def _list_inputs(folder: Path, accepts: Callable[[str], bool], other: str,
+                 skipped: Dict[str, List[str]]) -> List[Path]:
+    """The files of ``folder`` that ``accepts`` by name, sorted; every other entry is
+    recorded in ``skipped`` (``other`` is the reason for files of another type)."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
+    inputs = []
+    for entry in entries:
+        path = folder / entry.name
+        if entry.name.startswith("."):
+            _skip(skipped, SKIP_HIDDEN, [path])
+        elif accepts(entry.name):  # a folder named x.nii.gz too: its case fails, naming it
+            inputs.append(path)
+        elif entry.is_dir():
+            _skip(skipped, SKIP_FOLDER, [path])
+        else:
+            _skip(skipped, other, [path])
+    return inputs
+
+
+def _by_name(paths: Sequence[Path], name_of: Callable[[Path], str]) -> Dict[str, List[Path]]:
+    grouped: Dict[str, List[Path]] = {}
+    for path in paths:
+        grouped.setdefault(name_of(path), []).append(path)
+    return grouped
+
+
+def _one_name_several_files(groups: Sequence[Tuple[str, List[Path]]], case: str) -> Optional[str]:
+    """The error of a case for which one name stands for several files (``p.png`` and
+    ``p.jpg``): converting either would be a guess, so the case fails naming them all."""
+    parts = [f"{' and '.join(map(str, files))}: {len(files)} {what} files for case {case!r} "
+             f"(same name, other extension): keep one" for what, files in groups if len(files) > 1]
+    return "; ".join(parts) or None
+
+
+def _without_duplicates(cases: List[CaseSpec], skipped: Dict[str, List[str]]) -> List[CaseSpec]:
+    """The cases whose first image is not the same file (real path) as an earlier case's:
+    a symbolic link, or a folder reached twice, must not give a volume twice (some copies
+    in train, some in test). The first case in order is kept, the others' files skipped."""
+    seen = set()
+    kept = []
+    for spec in cases:
+        real = os.path.realpath(spec.images[0])
+        if real in seen:
+            _skip(skipped, SKIP_DUPLICATE, [*spec.images, spec.label])
+        else:
+            seen.add(real)
+            kept.append(spec)
+    return kept
+
+
+def _frame_warnings(cases: Sequence[CaseSpec]) -> List[str]:
+    """A line for each 2D file of several frames (multi-page TIFF, animated GIF, APNG or
+    WebP, MPO): only its first frame is converted (SPEC section 1). Headers only; a file
+    that cannot be opened is left for its case to report."""
+    warnings = []
+    for spec in cases:
+        for path in (*spec.images, spec.label):
+            if is_nifti(path):
+                continue
+            try:
+                io.check_file(path)
+                with Image.open(path) as im:
+                    frames = int(getattr(im, "n_frames", 1))
+            except Exception:  # the case reports it with the reader's message
+                continue
+            if frames > 1:
+                warnings.append(f"{path}: {frames} frames, the first is converted")
+    return warnings
+
+
+def _finish(dataset: Dataset) -> Dataset:
+    """Removes duplicate cases, adds the frame warnings and sorts the skipped paths."""
+    dataset.cases = _without_duplicates(dataset.cases, dataset.skipped)
+    dataset.warnings = _frame_warnings(dataset.cases)
+    dataset.skipped = {reason: sorted(set(paths)) for reason, paths in sorted(dataset.skipped.items())}
+    return dataset
+
+
+def read_json(path) -> object:
+    """A JSON file's value; every reason it cannot be read is one line naming the file."""
+    try:
+        io.check_file(path)
+        raw = Path(path).read_bytes()
+    except io.InputError as exc:
+        raise DatasetError(str(exc)) from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    encoding = json.detect_encoding(raw)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise DatasetError(f"{path}: cannot read ({encoding.upper()} text; a JSON file must be UTF-8)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        cause = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        raise DatasetError(f"{path}: cannot read ({cause})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DatasetError(f"{path}: cannot read (JSON nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
 
 
 def read_class_names(obj) -> Dict[int, str]:
     """``labels`` of dataset.json in either form: {"1": "liver"} or {"liver": 1}.
 
-    nnU-Net v2 regions (a list of values) are not classes and are left out.
+    nnU-Net v2 regions (a list of values) are not classes and are left out. One value
+    with two names is refused: one of them would be lost.
     """
     if not isinstance(obj, dict):
         raise DatasetError(f"labels must be a JSON object, got {type(obj).__name__}")
@@ -107,43 +278,77 @@ def read_class_names(obj) -> Dict[int, str]:
         if isinstance(value, list):
             continue
         if isinstance(value, int) and not isinstance(value, bool):
-            names[value] = str(key)
-        elif isinstance(value, str) and str(key).lstrip("-").isdigit():
-            names[int(key)] = value
-        elif isinstance(value, str) and value.lstrip("-").isdigit():
-            names[int(value)] = str(key)
+            number, name = value, str(key)
+        elif isinstance(value, str) and _is_integer(key):
+            number, name = int(key), value
+        elif isinstance(value, str) and _is_integer(value):
+            number, name = int(value), str(key)
         else:
-            raise DatasetError(f"cannot read label entry {key!r}: {value!r}")
+            raise DatasetError(f"cannot read label entry {reprlib.repr(key)}: {reprlib.repr(value)}")
+        if names.get(number, name) != name:
+            raise DatasetError(f"label value {number} has two names: {names[number]!r} and {name!r}")
+        names[number] = name
     return names
+
+
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def load_class_names_file(path) -> Dict[int, str]:
     """A JSON object of class names in either dataset.json form (or a dataset.json itself)."""
+    obj = read_json(path)
+    if isinstance(obj, dict) and isinstance(obj.get("labels"), dict):
+        obj = obj["labels"]
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-        if isinstance(obj, dict) and isinstance(obj.get("labels"), dict):
-            obj = obj["labels"]
         return read_class_names(obj)
-    except (OSError, json.JSONDecodeError, DatasetError) as exc:
+    except DatasetError as exc:
         raise DatasetError(f"{path}: cannot read class names ({exc})") from None
 
 
 def _channel_tags(meta: dict, source: str, override: Optional[Sequence[str]]) -> List[str]:
     if override:
-        return [modality_tag(m, source) for m in override]
-    channels = meta.get("channel_names") or meta.get("modality")
-    if not isinstance(channels, dict) or not channels:
+        return option_modality_tags(override)
+    key = next((k for k in ("channel_names", "modality") if meta.get(k)), None)
+    if key is None:
         raise DatasetError(f"{source}: dataset.json names no channels; give --modality")
-    return [modality_tag(channels[k], source) for k in sorted(channels, key=lambda k: int(k))]
+    channels = meta[key]
+    if not isinstance(channels, dict):
+        raise DatasetError(f'{source}: {key} must be a JSON object such as {{"0": "CT"}}, '
+                           f'got {type(channels).__name__}')
+    names: Dict[int, str] = {}
+    for number, name in channels.items():
+        if not (number.isascii() and number.isdigit()) or int(number) in names:
+            raise DatasetError(f'{source}: {key} key {number!r} is not a channel number '
+                               f'(expected {{"0": "CT", "1": ...}})')
+        if not isinstance(name, str):
+            raise DatasetError(f"{source}: {key} entry {number!r} is {reprlib.repr(name)}, not a channel name "
+                               f"(a string such as 'CT')")
+        names[int(number)] = name
+    if sorted(names) != list(range(len(names))):
+        raise DatasetError(f"{source}: {key} numbers must be 0 to {len(names) - 1}, "
+                           f"got {', '.join(map(str, sorted(names)))}")
+    return [modality_tag(names[n], source) for n in sorted(names)]
+
+
+def _dataset_name(name: Optional[str], meta: dict, root: Path, source: str) -> str:
+    if name:
+        return name
+    given = meta.get("name")
+    if given is not None and not isinstance(given, str):
+        raise DatasetError(f"{source}: name must be a string, got {reprlib.repr(given)}")
+    return given or root.name
+
+
+def _nothing_found(root: Path, found: str, expected: str) -> DatasetError:
+    return DatasetError(f"{root}: no case found: {found}; expected {expected}")
 
 
 def find_msd_nnunet(root: Path, name: Optional[str], modality, class_names) -> Dataset:
     """An MSD / nnU-Net v1 / v2 folder: dataset.json, imagesTr/, labelsTr/."""
     source = str(root / "dataset.json")
-    try:
-        meta = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{source}: cannot read ({exc})") from None
+    meta = read_json(root / "dataset.json")
     if not isinstance(meta, dict):
         raise DatasetError(f"{source}: not a JSON object")
     if class_names is None:
@@ -154,49 +359,126 @@ def find_msd_nnunet(root: Path, name: Optional[str], modality, class_names) -> D
         except DatasetError as exc:
             raise DatasetError(f"{source}: {exc}") from None
     tags = _channel_tags(meta, source, modality)
-    dataset = name or meta.get("name") or root.name
-    labels = {case_name_of(p): p for p in _visible((root / "labelsTr").iterdir()) if _is_input(p)}
-    images: Dict[str, List[Path]] = {}
-    for path in _visible((root / "imagesTr").iterdir()):
-        if not _is_input(path):
-            continue
-        stem = case_name_of(path)
+    dataset = _dataset_name(name, meta, root, source)
+    skipped: Dict[str, List[str]] = {}
+    label_files = _list_inputs(root / "labelsTr", _is_input, SKIP_NOT_INPUT, skipped)
+    image_files = _list_inputs(root / "imagesTr", _is_input, SKIP_NOT_INPUT, skipped)
+    labels, channels = _by_name(label_files, case_name_of), _by_name(image_files, case_name_of)
+    images: Dict[str, List[str]] = {}  # case -> the names of its channel files
+    for stem in channels:
         match = _CHANNEL_SUFFIX.match(stem)
-        case = match["case"] if match and stem not in labels else stem
-        images.setdefault(case, []).append(path)
-    cases = [
-        CaseSpec(str(dataset), case, tuple(map(str, sorted(paths))), str(labels[case]), tuple(tags), class_names)
-        for case, paths in sorted(images.items())
-        if case in labels
-    ]
-    unlabelled = [str(p) for case, paths in sorted(images.items()) if case not in labels for p in paths]
-    return Dataset(str(dataset), str(root), "msd/nnunet", cases, unlabelled, class_names)
+        images.setdefault(match["case"] if match and stem not in labels else stem, []).append(stem)
+    cases, unlabelled, failed = [], [], {}
+    for case, stems in sorted(images.items()):
+        files = [f for stem in stems for f in channels[stem]]
+        if case not in labels:
+            unlabelled += map(str, files)
+            continue
+        error = _one_name_several_files([*(("image", channels[s]) for s in stems), ("label", labels[case])], case)
+        if error:
+            failed[case_key(dataset, case)] = error
+            continue
+        cases.append(CaseSpec(dataset, case, tuple(map(str, sorted(files))), str(labels[case][0]), tuple(tags),
+                              class_names))
+    _skip(skipped, SKIP_LABEL_ALONE, [f for case in sorted(set(labels) - set(images)) for f in labels[case]])
+    if not cases and not failed:
+        raise _nothing_found(
+            root, f"{len(image_files)} image file(s) in imagesTr/, {len(label_files)} in labelsTr/"
+                  f"{', no image has a label of its case name' if image_files and label_files else ''}",
+            "imagesTr/CASE_0000.nii.gz (one file per channel, or CASE.nii.gz) with labelsTr/CASE.nii.gz")
+    return _finish(Dataset(dataset, str(root), "msd/nnunet", cases, unlabelled, class_names, skipped, [], failed))
 
 
-def _stems(folder: Path) -> Dict[str, Path]:
-    return {p.stem: p for p in _visible(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+def _instance_mask_example(images: Dict[str, List[Path]], masks: Dict[str, List[Path]]) -> Optional[str]:
+    """A mask whose name is an image's name and more (``x--liver_000.png`` for ``x.png``):
+    one file per instance, as SA-Med2D-20M's or SAM-Med2D's own masks, not a label map."""
+    for stem in sorted(masks):
+        for end, char in enumerate(stem):
+            if char in "-_" and stem[:end] in images:
+                mask, image = masks[stem][0], images[stem[:end]][0]
+                return f"{mask.parent.name}/{mask.name} for {image.parent.name}/{image.name}"
+    return None
 
 
 def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
     """A 2D folder: images/ and masks/ (or labels/) matched by file stem."""
     if not modality:
         raise DatasetError(f"{root}: a 2D data set needs --modality (e.g. dermoscopy_00)")
-    tags = [modality_tag(m, str(root)) for m in modality]
+    tags = option_modality_tags(modality)
     mask_dir = root / "masks" if (root / "masks").is_dir() else root / "labels"
-    images, masks = _stems(root / "images"), _stems(mask_dir)
+    skipped: Dict[str, List[str]] = {}
+    if mask_dir.name == "masks" and (root / "labels").is_dir():
+        _skip(skipped, SKIP_UNUSED_LABELS, [root / "labels"])
+    image_files = _list_inputs(root / "images", _is_2d, SKIP_NOT_2D, skipped)
+    mask_files = _list_inputs(mask_dir, _is_2d, SKIP_NOT_2D, skipped)
+    images, masks = _by_name(image_files, lambda p: p.stem), _by_name(mask_files, lambda p: p.stem)
     if class_names is None:
         class_names = load_class_names_file(root / "classes.json") if (root / "classes.json").is_file() else {}
     dataset = name or root.name
-    cases = [
-        CaseSpec(dataset, stem, (str(images[stem]),), str(masks[stem]), tuple(tags), class_names)
-        for stem in sorted(images)
-        if stem in masks
-    ]
-    unlabelled = [str(images[s]) for s in sorted(images) if s not in masks]
-    return Dataset(dataset, str(root), "2d", cases, unlabelled, class_names)
+    cases, unlabelled, failed = [], [], {}
+    for stem in sorted(images):
+        if stem not in masks:
+            unlabelled += map(str, images[stem])
+            continue
+        error = _one_name_several_files([("image", images[stem]), ("mask", masks[stem])], stem)
+        if error:
+            failed[case_key(dataset, stem)] = error
+            continue
+        cases.append(CaseSpec(dataset, stem, (str(images[stem][0]),), str(masks[stem][0]), tuple(tags), class_names))
+    _skip(skipped, SKIP_LABEL_ALONE, [f for stem in sorted(set(masks) - set(images)) for f in masks[stem]])
+    if not cases and not failed:
+        found = f"{len(image_files)} image file(s) in images/, {len(mask_files)} in {mask_dir.name}/"
+        if image_files and mask_files:
+            found += ", no image has a mask of the same name"
+            example = _instance_mask_example(images, masks)
+            if example:
+                found += f" ({mask_dir.name}/ looks like one file per instance: {example})"
+        raise _nothing_found(root, found, f"one label map per image with the image's name (images/NAME.png "
+                                          f"and {mask_dir.name}/NAME.png, each pixel value a class)")
+    return _finish(Dataset(dataset, str(root), "2d", cases, unlabelled, class_names, skipped, [], failed))
 
 
-def _glob_case_names(pattern: str) -> Dict[str, str]:
+def _folders_below(base: str, skipped: Dict[str, List[str]]) -> Iterator[str]:
+    """``base`` and every folder below it that ``**`` matches (hidden ones excepted, as
+    glob does). A symbolic link to a folder that holds it is a loop: not followed (glob
+    would go round it until the path is too long), recorded in ``skipped``."""
+    stack = [(base, frozenset({os.path.realpath(base or ".")}))]
+    while stack:
+        folder, ancestors = stack.pop()
+        yield folder
+        try:
+            with os.scandir(folder or ".") as it:
+                entries = sorted((e for e in it if not e.name.startswith(".") and e.is_dir()),
+                                 key=lambda e: e.name, reverse=True)
+        except OSError:  # glob skips a folder it cannot list in the same way
+            continue
+        for entry in entries:
+            path = os.path.join(folder, entry.name)
+            real = os.path.realpath(path)
+            if real in ancestors:
+                _skip(skipped, SKIP_LOOP, [path])
+            else:
+                stack.append((path, ancestors | {real}))
+
+
+def _glob(pattern: str, skipped: Dict[str, List[str]]) -> List[str]:
+    """``glob.glob(pattern, recursive=True)``, sorted, except that ``**`` does not go
+    round symbolic link loops."""
+    parts = pattern.split("/")
+    if "**" not in parts:
+        return sorted(glob.glob(pattern))
+    at = parts.index("**")
+    head, rest = "/".join(parts[:at]) or ("/" if at else ""), "/".join(parts[at + 1:]) or "*"
+    bases = ([b for b in glob.glob(head) if os.path.isdir(b)] if glob.has_magic(head) else
+             [head] if not head or os.path.isdir(head) else [])
+    found = set()
+    for base in bases:
+        for folder in _folders_below(base, skipped):
+            found.update(_glob(os.path.join(glob.escape(folder), rest), skipped))
+    return sorted(found)
+
+
+def _glob_case_names(pattern: str, skipped: Dict[str, List[str]]) -> Dict[str, str]:
     """Files matching ``pattern`` keyed by the text its wildcards matched.
 
     ``raw/*_ct.nii.gz`` and ``raw/*_seg.nii.gz`` both key ``raw/p01_...`` as
@@ -216,7 +498,7 @@ def _glob_case_names(pattern: str) -> Dict[str, str]:
             regex += re.escape(part)
     matcher = re.compile(regex + r"\Z")
     out: Dict[str, str] = {}
-    for path in sorted(glob.glob(pattern, recursive=True)):
+    for path in _glob(pattern, skipped):
         match = matcher.match(path)
         key = "".join(match.groups()) if wild and match else case_name_of(path)
         out[key] = path
@@ -227,7 +509,9 @@ def find_globs(image_glob: str, label_glob: str, name: Optional[str], modality, 
     """Cases from two glob patterns, matched by what their wildcards matched; unpaired files are an error."""
     if not modality:
         raise DatasetError("--images/--labels need --modality")
-    images, labels = _glob_case_names(image_glob), _glob_case_names(label_glob)
+    tags = option_modality_tags(modality)
+    skipped: Dict[str, List[str]] = {}
+    images, labels = _glob_case_names(image_glob, skipped), _glob_case_names(label_glob, skipped)
     lonely = sorted(set(images) ^ set(labels))
     if lonely or not images:
         detail = ", ".join(
@@ -236,11 +520,10 @@ def find_globs(image_glob: str, label_glob: str, name: Optional[str], modality, 
         ) or f"no files match {image_glob!r}"
         more = f" and {len(lonely) - 20} more" if len(lonely) > 20 else ""
         raise DatasetError(f"--images/--labels do not pair: {detail}{more}")
-    tags = [modality_tag(m, image_glob) for m in modality]
     dataset = name or Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in images.values()])).name
     cases = [CaseSpec(dataset or "dataset", c, (images[c],), labels[c], tuple(tags), class_names or {})
              for c in sorted(images)]
-    return Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {})
+    return _finish(Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {}, skipped))
 
 
 def find_dataset(root, *, name=None, modality=None, class_names=None) -> Dataset:

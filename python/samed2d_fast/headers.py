@@ -1,50 +1,80 @@
-"""What a case would give and need, from file headers only: no voxel is decoded."""
+"""What a case would give and need, from file headers and sizes only: no voxel is decoded."""
 
 from __future__ import annotations
 
 import os
 
-import nibabel as nib
+import numpy as np
 from PIL import Image
 
+from . import io
 from .datasets import CaseSpec
 from .io import DEFAULT_MAX_VOXELS, load_nifti_header, reads_stored_integers
-from .pipeline import is_nifti
+from .pipeline import _modalities, is_nifti
 from .slicing import kept_axes
 
 
-def _nifti_shape(path) -> tuple:
-    try:
-        shape = tuple(nib.load(str(path)).shape)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable NIfTI header ({exc})") from None
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    return shape + (1,) * (3 - len(shape))
+def check_case(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS) -> str:
+    """Makes every check of the run that headers and file sizes can decide, with the run's
+    messages (the first problem raises, as the case would fail): the files, the headers
+    (voxel type, ``--max-voxels``), the file sizes, grids, affines, channels against
+    modality tags, 2D sizes. Describes the case in one line: grid, channels and slices per
+    axis that pass the aspect filter.
+
+    Not seen here: a truncated or corrupt ``.nii.gz`` (only decompressing finds it) and
+    what the voxels hold (label values, NaN, an RGB label whose channels differ)."""
+    if all(is_nifti(p) for p in spec.images) and is_nifti(spec.label):
+        return _check_volume_case(spec, max_voxels)
+    if len(spec.images) == 1 and not is_nifti(spec.images[0]) and not is_nifti(spec.label):
+        return _check_2d_case(spec)
+    raise io.InputError(f"{spec.label}: image and label must both be NIfTI, or one 2D image and one 2D label")
 
 
-def case_slices(spec: CaseSpec) -> str:
-    """A one-line description: grid, channels and slices per axis that pass the aspect filter."""
-    if not is_nifti(spec.label):
-        with Image.open(spec.images[0]) as im, Image.open(spec.label) as lab:
-            if im.size != lab.size:
-                raise ValueError(f"{spec.label}: size {lab.size} differs from the image's {im.size}")
-            return f"2D {im.size[0]}x{im.size[1]} {im.mode}: 1 slice"
-    label_shape = _nifti_shape(spec.label)
-    if len(label_shape) != 3:
-        raise ValueError(f"{spec.label}: a label map must be 3D, got {label_shape}")
+def _check_volume_case(spec: CaseSpec, max_voxels: int) -> str:
+    headers = {p: load_nifti_header(p, max_voxels) for p in [*spec.images, spec.label]}
+    label = _header_volume(headers[spec.label], spec.label, is_label=True)
     channels = 0
     for path in spec.images:
-        shape = _nifti_shape(path)
-        if shape[:3] != label_shape:
-            raise ValueError(f"{path}: grid {shape[:3]} differs from the label's {label_shape}")
-        channels += shape[3] if len(shape) == 4 else 1
+        image = _header_volume(headers[path], path, is_label=False)
+        io.check_same_grid(image, label)
+        channels += image.data.shape[3] if image.data.ndim == 4 else 1
+    _modalities(spec.modality_arg(), channels, spec.images[0])
+    shape = label.ras().shape
     per_axis = {name: 0 for name in "xyz"}
-    for axis in kept_axes(label_shape):
-        per_axis["xyz"[axis]] = label_shape[axis]
+    for axis in kept_axes(shape):
+        per_axis["xyz"[axis]] = shape[axis]
     total = sum(per_axis.values())
     axes = " ".join(f"{a}={n}" for a, n in per_axis.items())
-    return f"grid {label_shape}, {channels} channel(s): {total} slices ({axes}) x {channels} images at most"
+    return f"grid {shape}, {channels} channel(s): {total} slices ({axes}) x {channels} images at most"
+
+
+def _header_volume(img, path, is_label: bool) -> io.Volume:
+    """The Volume the run builds (RAS+ orientation and affine, the same shape rules), with
+    a zero-stride array of the header's shape instead of the voxels."""
+    io.check_uncompressed_size(img, path)
+    data = io._squeeze_to_3d_or_4d(np.broadcast_to(np.uint8(0), tuple(img.shape)), path)
+    if is_label and data.ndim != 3:
+        raise io.InputError(f"{path}: a label map must be 3D, got shape {data.shape}")
+    return io._volume(img, data, path)
+
+
+def _check_2d_case(spec: CaseSpec) -> str:
+    image, label = spec.images[0], spec.label
+    with _open_2d_header(image) as im, _open_2d_header(label) as lab:
+        image_shape, label_shape = im.size[::-1], lab.size[::-1]
+        if label_shape != image_shape:
+            raise io.InputError(f"{label}: label size {label_shape} differs from image size {image_shape} ({image})")
+        _modalities(spec.modality_arg(), 1, image)
+        return f"2D {im.size[0]}x{im.size[1]} {im.mode}: 1 slice"
+
+
+def _open_2d_header(path) -> Image.Image:
+    """The image with its header read (Pillow decodes nothing before ``load``)."""
+    io.check_file(path)
+    try:
+        return Image.open(os.fspath(path))
+    except Exception as exc:  # Pillow raises many kinds for a broken file
+        raise io.InputError(f"{path}: not a readable image ({io._one_line(exc)})") from None
 
 
 # Peak memory of a case is about this multiple of its decoded image and labels
@@ -54,7 +84,7 @@ PEAK_FACTOR = 3
 
 def decoded_bytes(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS) -> int:
     """Bytes of a case's decoded image channels and label map, from headers alone
-    (raises InputError for a header the case itself would refuse)."""
+    (raises InputError for a file or header the case itself would refuse)."""
     total = 0
     for path, is_label in [*((p, False) for p in spec.images), (spec.label, True)]:
         if is_nifti(path):
@@ -65,6 +95,7 @@ def decoded_bytes(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS) -> int:
                 voxels *= int(n)
             total += voxels * itemsize
         else:
+            io.check_file(path)  # a FIFO would block the planner
             with Image.open(path) as im:
                 total += im.size[0] * im.size[1] * max(len(im.getbands()), 1) * 4
     return total
