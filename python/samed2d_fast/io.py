@@ -158,6 +158,7 @@ def _stored_array(img, path) -> np.ndarray:
     into one buffer that the array views, so the volume is held once."""
     check_file(path)
     if not _is_gzip(path):
+        check_uncompressed_size(img, path)
         return np.asanyarray(img.dataobj.get_unscaled())
     proxy = img.dataobj  # where the file's voxels start (img.header's offset is reset to 0)
     offset, dtype, shape = int(proxy.offset), np.dtype(proxy.dtype), tuple(proxy.shape)
@@ -278,6 +279,19 @@ def _gunzip_chunks(path, limit: int) -> Iterator[bytes]:
             if data.count(0) != len(data):
                 raise InputError(f"{path}: data after the end of the gzip stream (only NUL padding may follow it)")
             data = f.read(_READ_SIZE)
+
+
+def check_uncompressed_size(img, path) -> None:
+    """An uncompressed file must reach the end of its voxels (vox_offset plus voxel bytes):
+    told by its size before anything is decoded, by the run and --dry-run alike (a
+    ``.nii.gz`` must be decompressed to know)."""
+    if _is_gzip(path):
+        return
+    proxy = img.dataobj
+    end = int(proxy.offset) + int(np.prod(proxy.shape, dtype=np.int64)) * np.dtype(proxy.dtype).itemsize
+    size = os.path.getsize(path)
+    if size < end:
+        raise InputError(f"{path}: truncated: the file ends after {size} of {end} bytes (vox_offset plus voxels)")
 
 
 def _truncated(path, got: int, wanted: int) -> InputError:
