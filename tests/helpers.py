@@ -99,9 +99,15 @@ def write_nnunet_folder(root: Path, n_cases: int, seed: int = 0, shape=(20, 18, 
     return root
 
 
-def tree_bytes(root: Path) -> dict:
-    """Every file under root (relative path -> bytes)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
+# Not output: lock files (and the stale ones a resumed run took over) depend on who ran when.
+LOCKS = ".samed2d/locks"
+
+
+def tree_bytes(root: Path, skip=(LOCKS,)) -> dict:
+    """Every file under root (relative path -> bytes), but those under the ``skip`` paths."""
+    files = {str(p.relative_to(root)): p for p in sorted(Path(root).rglob("*")) if p.is_file()}
+    return {name: p.read_bytes() for name, p in files.items()
+            if not any(name == s or name.startswith(s + "/") for s in skip)}
 
 
 def kill_worker_on_first_try(spec, out_dir, options):

@@ -3,6 +3,8 @@
 The public API; everything else is private.
 """
 
+__version__ = "0.1.0"  # first: modules of the package read it while it loads
+
 from .instances import Instance, slice_instances
 from .io import InputError
 from .metadata import write_metadata
@@ -19,4 +21,3 @@ __all__ = [
     "slice_instances",
     "write_metadata",
 ]
-__version__ = "0.1.0"

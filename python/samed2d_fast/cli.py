@@ -18,10 +18,12 @@ from .datasets import (
     load_class_map,
     load_class_names_file,
     name_collisions,
+    option_modality_tags,
 )
 from .executors import Options
-from .headers import case_slices
+from .headers import check_case
 from .io import DEFAULT_MAX_VOXELS
+from .printable import printable
 from .webdataset import parse_size
 
 EXAMPLES_CONVERT = """\
@@ -133,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="SRC... OUT", help="source folders, then the output folder")
     p.add_argument("--images", metavar="GLOB", help="image files (with --labels), matched by case name")
     p.add_argument("--labels", metavar="GLOB", help="label files (with --images)")
-    p.add_argument("--dataset", metavar="NAME", help="data set name (default: dataset.json's name, else the folder's)")
+    p.add_argument("--dataset", action="append", metavar="NAME",
+                   help="data set name (default: dataset.json's name, else the folder's); repeat it to name "
+                        "each SRC, in the order of the SRCs")
     p.add_argument("--modality", action="extend", type=_tags, metavar="TAG[,TAG...]",
                    help="modality: one tag, or one per channel, comma-separated (CT, MR, T1, T1Gd, T2, FLAIR, "
                         "ADC, DWI, PET, or a release tag such as ct_00, dermoscopy_00); "
@@ -155,8 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check that OUT is complete and consistent",
         description="Check OUT: every listed file exists and decodes, masks are 0/255 and of their "
                     "image's size, names parse, and no image or mask is unlisted. Exit 1 with a list otherwise.",
-        epilog="example:\n  samed2d verify out/", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="examples:\n  samed2d verify out/\n  samed2d verify out/ --deep",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", metavar="OUT")
+    p.add_argument("--deep", action="store_true",
+                   help="also check every mask's area and box against the run's records, every record against "
+                        "the settings OUT was started with, and the run state (locks, clearing, packing)")
 
     p = sub.add_parser(
         "merge", help="join the shards of a sharded run into the final JSON files",
@@ -170,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT")
     p.add_argument("--test-fraction", type=_fraction, default=None,
                    help="fraction of cases in label2image_test.json (default: the one the shards were run with)")
+    p.add_argument("--partial", action="store_true",
+                   help="merge although some cases have neither a record nor a failure (shards that did not "
+                        "run or finish); summary.json lists them as missing")
 
     p = sub.add_parser(
         "preview", help="a contact sheet of images with their masks drawn over them",
@@ -214,48 +225,70 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Dict[str, str]]:
     """The data sets to convert, and the SRC folders that could not be read (with
-    several SRCs the readable ones still run; with one, its error ends the command)."""
+    several SRCs the readable ones still run; with one, its error ends the command).
+    ``--dataset`` names the SRCs in order, one name each."""
     class_names = load_class_names_file(args.class_names) if args.class_names else None
+    if args.modality:
+        option_modality_tags(args.modality)  # an unknown word fails once, not once per SRC
+    names = args.dataset or []
+    if any(not name.strip() for name in names):
+        raise UsageError("--dataset: a data set name cannot be empty")
     if args.images or args.labels:
         if not (args.images and args.labels):
             raise UsageError("--images and --labels go together")
         if sources:
             raise UsageError("give either SRC folders or --images/--labels, not both")
-        return [find_globs(args.images, args.labels, args.dataset, args.modality, class_names)], {}
+        if len(names) > 1:
+            raise UsageError(f"--dataset given {len(names)} times: --images/--labels make one data set")
+        return [find_globs(args.images, args.labels, names[0] if names else None, args.modality, class_names)], {}
     if not sources:
         raise UsageError("no SRC given: samed2d convert SRC [SRC...] OUT")
-    if args.dataset and len(sources) > 1:
-        raise UsageError("--dataset names one data set; give one SRC with it")
+    if names and len(names) != len(sources):
+        raise UsageError(f"--dataset given {len(names)} time(s) for {len(sources)} SRC folders: "
+                         f"give one name per SRC, in the order of the SRCs")
+    names = names or [None] * len(sources)
     if len(sources) == 1:
-        return [find_dataset(sources[0], name=args.dataset, modality=args.modality, class_names=class_names)], {}
+        return [find_dataset(sources[0], name=names[0], modality=args.modality, class_names=class_names)], {}
     datasets, failed = [], {}
-    for source in sources:
+    for source, name in zip(sources, names):
         try:
-            datasets.append(find_dataset(source, modality=args.modality, class_names=class_names))
+            datasets.append(find_dataset(source, name=name, modality=args.modality, class_names=class_names))
         except DatasetError as exc:
             failed[str(source)] = str(exc)
-            print(f"samed2d convert: error: {exc}", file=sys.stderr)
+            print(f"samed2d convert: error: {printable(str(exc))}", file=sys.stderr)
     return datasets, failed
 
 
-def _dry_run(datasets: List[Dataset]) -> int:
+def _dry_run(datasets: List[Dataset], max_voxels: int) -> int:
+    """Lists each data set and case, and makes every check of the run that headers and file
+    sizes decide, with the run's messages; 1 when a case would fail."""
     ok = True
     for ds in datasets:
-        print(f"{ds.name}  [{ds.layout}]  {ds.source}")
+        print(f"{printable(ds.name)}  [{ds.layout}]  {printable(ds.source)}")
         print(f"  {len(ds.cases)} cases, {len(ds.unlabelled)} images without a label (skipped)")
-        print(f"  classes: {', '.join(f'{v}={n}' for v, n in sorted(ds.class_names.items())) or '(unnamed)'}")
+        for reason, paths in ds.skipped.items():
+            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+            print(f"  {len(paths)} skipped, {reason}: {', '.join(printable(p) for p in paths[:3])}{more}")
+        classes = ", ".join(f"{v}={printable(n)}" for v, n in sorted(ds.class_names.items())) or "(unnamed)"
+        print(textwrap.fill(classes, width=100, initial_indent="  classes: ", subsequent_indent="    ",
+                            break_long_words=False, break_on_hyphens=False))
+        for line in ds.warnings:
+            print(f"  WARNING {printable(line)}")
+        for key in sorted(ds.failed):
+            ok = False
+            print(f"  ERROR {printable(ds.failed[key])}")
         for spec in ds.cases:
             try:
-                info = case_slices(spec)
+                info = check_case(spec, max_voxels)
             except (ValueError, OSError) as exc:
                 ok = False
-                print(f"  {spec.case}: ERROR {exc}")
+                print(f"  {printable(spec.case)}: ERROR {printable(str(exc))}")
                 continue
-            print(f"  {spec.case}: {' '.join(spec.modality)}  {info}")
+            print(f"  {printable(spec.case)}: {' '.join(spec.modality)}  {info}")
     collisions = name_collisions([s for ds in datasets for s in ds.cases])
     for key, group in collisions.items():
         ok = False
-        print(f"ERROR case names collide as {key!r}: {', '.join(s.images[0] for s in group)}")
+        print(f"ERROR case names collide as {printable(repr(key))}: {', '.join(printable(s.images[0]) for s in group)}")
     return 0 if ok else 1
 
 
@@ -270,7 +303,7 @@ def _cmd_convert(args) -> int:
         sources, out = args.paths[:-1], args.paths[-1]
     datasets, failed = _datasets_from_args(args, sources)
     if args.dry_run:
-        return _dry_run(datasets) or (1 if failed else 0)
+        return _dry_run(datasets, args.max_voxels) or (1 if failed else 0)
     return runner.convert(datasets, Path(out), _options(args), engine=_engine(args),
                           shard=runner.Shard.from_slurm(args.num_shards, args.shard_index), resume=args.resume,
                           overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
@@ -311,7 +344,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_merge(args) -> int:
-    return runner.merge(Path(args.out), test_fraction=args.test_fraction)
+    return runner.merge(Path(args.out), test_fraction=args.test_fraction, partial=args.partial)
 
 
 def _options(args) -> Options:
@@ -328,7 +361,7 @@ def _options(args) -> Options:
 def _cmd_verify(args) -> int:
     from .verify import verify_output
 
-    problems = verify_output(Path(args.out))
+    problems = verify_output(Path(args.out), deep=args.deep)
     if problems:
         print(f"{args.out}: {len(problems)} problem(s)")
         for line in problems:
@@ -350,8 +383,9 @@ def _cmd_demo(args) -> int:
         find_dataset(written["PhantomCT"]["root"]),
         find_dataset(written["PhantomDerm"]["root"], modality=["dermoscopy_00"]),
     ]
+    # The demo owns its output: a second demo replaces the first (only the tool's own files go).
     status = runner.convert(datasets, out, _options(args), engine=_engine(args), resume=args.resume,
-                            overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
+                            overwrite=not args.resume, fail_fast=args.fail_fast, progress=not args.no_progress,
                             test_fraction=args.test_fraction, output=_output(args))
     problems = verify_output(out)
     print(f"\noutput: {out.resolve()}  (verify: {'OK' if not problems else f'{len(problems)} problems'})")
@@ -366,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return handler(args)
     except (UsageError, DatasetError, runner.RunError) as exc:
-        print(f"samed2d {args.command}: error: {exc}", file=sys.stderr)
+        print(f"samed2d {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run again with --resume to go on", file=sys.stderr)

@@ -8,6 +8,7 @@ case or in which order cases finished.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from .datasets import CaseSpec
 from .headers import PEAK_FACTOR, decoded_bytes
 from .io import DEFAULT_MAX_VOXELS
 from .naming import clean_field
+from .ownership import save_started
 from .pipeline import convert_case
 from .record import CaseRecord
 from .state import save_record
@@ -78,7 +80,10 @@ def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
             max_voxels=options.max_voxels,
             normalization=options.normalization,
             class_map=options.class_map_of(spec.dataset),
+            on_start=lambda prefixes: save_started(out_dir, spec.key, prefixes),
         )
+        # Real paths: a later run (another working folder) tells this case's sources from another's.
+        record.sources = tuple(os.path.realpath(p) for p in record.sources)
         save_record(out_dir, spec.key, record)
     except Exception as exc:  # one case's failure must not stop the run
         message = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"

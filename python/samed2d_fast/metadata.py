@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Callable, Dict, Iterable, List
 
 from .naming import format_class_id, mask_sort_key, parse_mask_path
 from .output import write_json
 from .record import STATE_DIR, CaseRecord
+from .state import StateError
 
 RELEASE_JSON = "SAMed2D_v1.json"
 CLASS_MAPPING_JSON = "SAMed2D_v1_class_mapping_id.json"
@@ -70,6 +72,37 @@ def _move_masks(out_dir: Path, records: List[CaseRecord], source: Dict[str, Dict
                     os.replace(out_dir / old, out_dir / new)
 
 
+def mask_names_in_force(out_dir) -> Callable[[str, str], str]:
+    """(data set, recorded mask name) -> the name its file has under the id assignment
+    in force (the recorded name itself for classes whose id was known)."""
+    ids = _ids_in_force(Path(out_dir))
+    return lambda dataset, mask: _renamed(mask, ids.get(dataset, {}))
+
+
+_PENDING_FIELD = re.compile(r"^u[0-9a-f]{8}$")
+_ID_FIELD = re.compile(r"^[0-9]{4,}$")
+
+
+def _class_ids_path(out_dir: Path) -> Path:
+    return out_dir / STATE_DIR / "class_ids.json"
+
+
+def _ids_in_force(out_dir: Path) -> Dict[str, Dict[str, str]]:
+    """The kept assignment, checked: its values become file names."""
+    path = _class_ids_path(out_dir)
+    if not path.exists():
+        return {}
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(ids, dict) or not all(
+                isinstance(v, dict) and all(isinstance(p, str) and isinstance(i, str) and _PENDING_FIELD.match(p)
+                                            and _ID_FIELD.match(i) for p, i in v.items()) for v in ids.values()):
+            raise ValueError("expected {data set: {pending field: class id}}")
+    except ValueError as exc:
+        raise StateError(f"{path}: not a valid class id assignment ({exc})") from None
+    return ids
+
+
 def assign_final_ids(out_dir, records: List[CaseRecord]) -> List[CaseRecord]:
     """Gives pending classes their ids, renames their files, returns updated records.
 
@@ -81,12 +114,11 @@ def assign_final_ids(out_dir, records: List[CaseRecord]) -> List[CaseRecord]:
     """
     out_dir = Path(out_dir)
     ids = final_class_ids(records)
-    state = out_dir / STATE_DIR / "class_ids.json"
-    previous = json.loads(state.read_text(encoding="utf-8")) if state.exists() else {}
+    previous = _ids_in_force(out_dir)
     if previous != ids:
         _move_masks(out_dir, records, previous, {})
-        state.parent.mkdir(parents=True, exist_ok=True)
-        write_json(state, ids)
+        _class_ids_path(out_dir).parent.mkdir(parents=True, exist_ok=True)
+        write_json(_class_ids_path(out_dir), ids)
     _move_masks(out_dir, records, {}, ids)
     updated = []
     for rec in records:
@@ -121,26 +153,36 @@ def write_metadata(out_dir, records: Iterable[CaseRecord], test_fraction: float 
     out_dir = Path(out_dir)
     records = sorted(records, key=lambda r: (r.dataset, r.case))
     records = assign_final_ids(out_dir, records)
-    prefix = out_dir.resolve().name
     release: Dict[str, List[str]] = {}
     mapping: Dict[str, Dict[str, str]] = defaultdict(dict)
-    train: Dict[str, List[str]] = {}
-    test: Dict[str, str] = {}
     for rec in records:
         mapping[rec.dataset].update(rec.declared)
         mapping[rec.dataset].update(rec.classes)
+        release.update(rec.images)
+    write_json(out_dir / RELEASE_JSON, release)
+    write_json(out_dir / CLASS_MAPPING_JSON, dict(mapping))
+    write_split_files(out_dir, records, test_fraction)
+    return records
+
+
+def write_split_files(out_dir, records: List[CaseRecord], test_fraction: float,
+                      locate: Callable[[str], str] = lambda name: name) -> None:
+    """image2label_train.json and label2image_test.json (SPEC section 6) of records with
+    final names; ``locate`` gives where an output name's bytes are (a WebDataset output's
+    files are members of its shards)."""
+    out_dir = Path(out_dir)
+    prefix = out_dir.resolve().name
+    train: Dict[str, List[str]] = {}
+    test: Dict[str, str] = {}
+    for rec in records:
         in_test = is_test_case(rec.split_key, test_fraction)
         for image, masks in rec.images.items():
-            release[image] = masks
             if not masks:
                 continue
             if in_test:
                 for mask in masks:
-                    test[f"{prefix}/{mask}"] = f"{prefix}/{image}"
+                    test[f"{prefix}/{locate(mask)}"] = f"{prefix}/{locate(image)}"
             else:
-                train[f"{prefix}/{image}"] = [f"{prefix}/{m}" for m in masks]
-    write_json(out_dir / RELEASE_JSON, release)
-    write_json(out_dir / CLASS_MAPPING_JSON, dict(mapping))
+                train[f"{prefix}/{locate(image)}"] = [f"{prefix}/{locate(m)}" for m in masks]
     write_json(out_dir / TRAIN_JSON, train)
     write_json(out_dir / TEST_JSON, test)
-    return records

@@ -42,8 +42,14 @@ def pending_class_field(class_name: str) -> str:
     return "u" + hashlib.sha1(class_name.encode("utf-8")).hexdigest()[:8]
 
 
+def case_prefix(modality: str, dataset: str, case: str) -> str:
+    """``{modality}--{dataset}--{case}--``: starts every file name of one case's channel, and
+    no other's (a cleaned field never holds ``--``)."""
+    return SEPARATOR.join(clean_field(f) for f in (modality, dataset, case)) + SEPARATOR
+
+
 def image_stem(modality: str, dataset: str, case: str, slice_id: str) -> str:
-    return SEPARATOR.join(clean_field(f) for f in (modality, dataset, case, slice_id))
+    return case_prefix(modality, dataset, case) + clean_field(slice_id)
 
 
 def image_path(stem: str) -> str:

@@ -9,7 +9,7 @@ import os
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from .instances import instance_members, slice_instances_raw
 from .classes import ClassTable
 from .naming import (
     DIM_SLICE_2D,
+    case_prefix,
     clean_field,
     dim_slice_id,
     image_path,
@@ -92,6 +93,7 @@ def convert_case(
     max_voxels: int = io.DEFAULT_MAX_VOXELS,
     normalization: str = "volume",
     class_map: Optional[Mapping[str, int]] = None,
+    on_start: Optional[Callable[[List[str]], None]] = None,
 ) -> CaseRecord:
     """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
 
@@ -102,6 +104,8 @@ def convert_case(
     anything is decoded. ``normalization="slice"`` is the release preset's
     per-slice formula (SPEC section 7) instead of the paper's per-volume one.
     ``class_map`` gives class ids by class name (a release class mapping).
+    ``on_start`` is called before the first file is written with the prefixes
+    (``{modality}--{dataset}--{case}--``) of every file the case may write.
     """
     paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
     if not paths:
@@ -125,6 +129,8 @@ def convert_case(
     if len(set(modalities)) < len(modalities):
         case_fields = [f"{case_field}_{c:04d}" for c in range(len(images))]
 
+    if on_start is not None:
+        on_start(sorted({case_prefix(m, dataset_field, c) for m, c in zip(modalities, case_fields)}))
     writer = _CaseWriter(Path(out_dir))
     record = CaseRecord(
         dataset=dataset_field,

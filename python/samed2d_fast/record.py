@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Tuple
+
+from .naming import parse_image_path, parse_mask_path
+from .output import inside
 
 # The run's state inside OUT (records, failures, id assignments): see state.py.
 STATE_DIR = ".samed2d"
@@ -36,6 +40,32 @@ class CaseRecord:
 
     @classmethod
     def from_json(cls, obj: dict) -> "CaseRecord":
-        obj = dict(obj)
-        obj["sources"] = tuple(obj["sources"])
-        return cls(**obj)
+        """A record read back from OUT, checked by ``check_names``; ValueError when it is not valid."""
+        try:
+            obj = dict(obj)
+            obj["sources"] = tuple(obj["sources"])
+            record = cls(**obj)
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"not a case record ({exc})") from None
+        record.check_names()
+        return record
+
+    def check_names(self) -> None:
+        """Every path is an output name of this very case, inside OUT's images/ or masks/:
+        records are read back from OUT, which others may be able to write to, and their
+        names are then read, copied and removed."""
+        case_field = re.compile(re.escape(self.case) + r"(_[0-9]{4})?")
+        if set(self.mask_boxes) != set(self.images):
+            raise ValueError("its images and mask boxes differ")
+        for image, masks in self.images.items():
+            inside(".", image)
+            name = parse_image_path(image)
+            if not image.startswith("images/") or name.dataset != self.dataset or not case_field.fullmatch(name.case):
+                raise ValueError(f"{image} is not an image of case {self.split_key}")
+            stem = image[len("images/"):-len(".png")]
+            if len(self.mask_boxes[image]) != len(masks):
+                raise ValueError(f"{image}: {len(masks)} masks but {len(self.mask_boxes[image])} boxes")
+            for mask in masks:
+                inside(".", mask)
+                if not mask.startswith("masks/") or parse_mask_path(mask).image_stem != stem:
+                    raise ValueError(f"{mask} is not a mask of {image}")

@@ -1,8 +1,10 @@
 """A conversion run: cases -> files and records -> metadata -> summary.
 
-Used by ``samed2d convert``, ``demo`` and ``merge``. Everything a run decides is
-kept in OUT's state (records, failures, unlabelled images), so a resumed run,
-a Dask run and merged shards all end with the bytes of one plain run.
+Used by ``samed2d convert``, ``demo`` and ``merge``. A run first makes OUT the
+tool's (ownership.py), takes its lock (lock.py) and fixes or compares its
+settings (settings.py). Everything a run decides is kept in OUT's state
+(records, failures, the plan, what sources skipped), so a resumed run, a Dask
+run and merged shards all end with the bytes of one plain run.
 """
 
 from __future__ import annotations
@@ -14,27 +16,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from . import webdataset
+from . import ownership, webdataset
 from .datasets import CaseSpec, Dataset, decide_binary, name_collisions
 from .executors import CaseResult, Options, plan_by_memory, run_dask, run_local
 from .headers import available_memory
-from .metadata import write_metadata
+from .lock import WHOLE, LockError, OutLock
+from .metadata import TEST_JSON, TRAIN_JSON, is_test_case, mask_names_in_force, write_metadata, write_split_files
+from .naming import clean_field
 from .output import write_json
+from .printable import printable
 from .progress import Progress
+from .settings import (
+    SettingsError,
+    check_datasets,
+    dataset_settings,
+    fix_datasets,
+    fix_settings,
+    load_settings,
+    output_settings,
+)
 from .state import (
     SUMMARY_JSON,
+    StateError,
     clear_failure,
-    clear_output,
-    completed_keys,
-    count_unlabelled,
-    is_empty,
     load_failures,
-    load_run_settings,
+    load_plan,
     load_records,
-    remove_partial_files,
+    load_source_reports,
+    record_path,
     save_failure,
-    save_run_settings,
-    save_unlabelled,
+    save_plan,
+    save_source_report,
     summarise,
     write_failures,
 )
@@ -86,26 +98,97 @@ class Engine:
     scheduler: Optional[str] = None  # a Dask scheduler address; None starts a LocalCluster
 
 
-def prepare_out(out: Path, *, resume: bool, overwrite: bool, shared: bool) -> None:
-    """Checks OUT (refusing a non-empty one unless resuming) and removes stray temporary files.
+def resolve_out(out) -> Path:
+    """OUT resolved once: it may itself be a symbolic link (HPC scratch paths often are)."""
+    return Path(os.path.realpath(os.fspath(out)))
 
-    ``shared``: other shards may be writing here at the same time, so OUT may be
-    non-empty and their temporary files are left alone (merge removes them).
-    """
-    if out.exists() and not out.is_dir():
-        raise RunError(f"{out}: exists and is not a folder")
-    if not is_empty(out) and not shared:
-        if overwrite:
-            clear_output(out)
-        elif not resume:
-            raise RunError(f"{out} is not empty: add --resume to go on with the run there, "
-                           f"or --overwrite to replace it")
+
+def _source_roots(ds: Dataset) -> List[str]:
+    if ds.layout != "glob":
+        return [os.path.realpath(ds.source)]
+    return sorted({os.path.dirname(os.path.realpath(p)) for spec in ds.cases for p in (*spec.images, spec.label)})
+
+
+def check_out_outside_sources(out: Path, datasets: List[Dataset]) -> None:
+    """OUT must not be, contain, or sit inside a source folder."""
+    for ds in datasets:
+        for root in _source_roots(ds):
+            relation = ("is" if str(out) == root else "sits inside" if _under(str(out), root)
+                        else "contains" if _under(root, str(out)) else None)
+            if relation:
+                raise RunError(f"{out} {relation} the source folder {root}: choose an output folder "
+                               f"outside every source")
+
+
+def _under(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder and path != folder
+
+
+def _lock(out: Path, name: str, command: str) -> OutLock:
+    return OutLock(ownership.state_dir(out) / "locks", name, command)
+
+
+def _claim(out: Path) -> str:
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        return ownership.claim(out)
     except OSError as exc:
-        raise RunError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
-    if not shared:
-        remove_partial_files(out)
+        raise RunError(f"{exc.filename or out}: cannot create the output ({exc.strerror or exc})") from None
+
+
+def _has_output(out: Path) -> bool:
+    """Whether an owned OUT holds anything of a run (more than its marker)."""
+    state = ownership.state_dir(out)
+    entries = [e for e in os.listdir(state) if e not in (ownership.MARKER, "locks")] if state.is_dir() else []
+    return bool(entries) or any((out / n).exists() for n in (*ownership.TOP_LEVEL_FILES, *ownership.FILE_FOLDERS,
+                                                             ownership.WEBDATASET_FOLDER))
+
+
+def prepare_out(out: Path, *, resume: bool, overwrite: bool, shard: Shard) -> None:
+    """Under the lock: finishes an interrupted clearing or packing, clears for --overwrite,
+    and refuses an earlier run's output without --resume."""
+    if ownership.is_clearing(out):
+        if shard.count > 1:
+            raise RunError(f"{out}: an interrupted --overwrite left this output half cleared; run a convert "
+                           f"without shards on it first")
+        ownership.finish_clearing(out)
+    elif _has_output(out):
+        if overwrite:
+            ownership.clear(out, load_records(out))
+        elif not resume and shard.count == 1:
+            raise RunError(f"{out} holds the output of an earlier samed2d run: add --resume to go on with it, "
+                           f"or choose a new folder for this one")
+    webdataset.recover(out)
+
+
+def repair(out: Path, owns) -> List[str]:
+    """Makes the state true before cases run: a record whose files are missing (removed by
+    hand, or an output damaged otherwise) is removed, and the files of every case of this
+    run that started but has no record (killed half-way) go. Returns the removed records' keys."""
+    records = load_records(out)
+    present = {sub: set(os.listdir(out / sub)) if (out / sub).is_dir() else set() for sub in ("images", "masks")}
+    packed = webdataset.packed_keys(out)
+    renames = mask_names_in_force(out)
+    broken = [r.split_key for r in records if owns(r.split_key) and not _complete(r, present, packed, renames)]
+    for key in broken:
+        record_path(out, key).unlink()
+    done = {r.split_key for r in records} - set(broken)
+    partial = {p for key, prefixes in ownership.load_started(out).items() if owns(key) and key not in done
+               for p in prefixes}
+    ownership.remove_case_files(out, partial)
+    return broken
+
+
+def _complete(rec, present, packed, renames) -> bool:
+    for image, masks in rec.images.items():
+        if webdataset.sample_key(image) in packed:
+            continue
+        if image[len("images/"):] not in present["images"]:
+            return False
+        for mask in masks:
+            names = {mask, renames(rec.dataset, mask)}
+            if not any(n[len("masks/"):] in present["masks"] for n in names):
+                return False
+    return True
 
 
 def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Engine = Engine(),
@@ -117,43 +200,85 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
     ``failures`` carries what failed before any case ran (unreadable data sets).
     """
     start = time.perf_counter()
-    out = Path(out).absolute()
-    sharded = shard.count > 1
-    prepare_out(out, resume=resume, overwrite=overwrite, shared=sharded)
-    save_run_settings(out, output.kind, output.shard_size, test_fraction)
+    out = resolve_out(out)
+    if overwrite and shard.count > 1:
+        raise RunError("--overwrite clears the whole OUT and cannot be used by one shard: clear it with one "
+                       "convert without shards, or use a new OUT")
+    check_out_outside_sources(out, datasets)
+    entries = [dataset_settings(clean_field(ds.name), os.path.realpath(ds.source),
+                                list(ds.cases[0].modality) if ds.cases else [], ds.class_names) for ds in datasets]
+    try:
+        check_datasets(entries)
+        _claim(out)
+        name = WHOLE if shard.count == 1 else f"shard-{shard.index:04d}"
+        with _lock(out, name, "convert"):
+            return _convert_locked(datasets, out, options, entries, engine, shard, resume, overwrite, fail_fast,
+                                   progress, test_fraction, output, dict(failures or {}), start)
+    except (ownership.OwnershipError, LockError, SettingsError, StateError) as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(_os_error(exc, out)) from None
+
+
+def _os_error(exc: OSError, out: Path) -> str:
+    return f"{exc.filename or out}: {exc.strerror or exc}"
+
+
+def _convert_locked(datasets, out, options, entries, engine, shard, resume, overwrite, fail_fast, progress,
+                    test_fraction, output, failed_now, start) -> int:
+    prepare_out(out, resume=resume, overwrite=overwrite, shard=shard)
+    note = fix_settings(out, output_settings(options, output.kind, output.shard_size, shard.count),
+                        test_fraction, "run")
+    if note:
+        print(note)
+    fix_datasets(out, entries)
+    broken = repair(out, shard.owns)
+    if broken:
+        print(f"{len(broken)} case(s) recorded before have files missing and are converted again")
     for key in load_failures(out):  # every case without a record is tried again now
         if shard.owns(key):
             clear_failure(out, key)
-    failed_now: Dict[str, str] = dict(failures or {})
-    for ds in datasets:
-        save_unlabelled(out, ds.source, ds.unlabelled)
-    specs = [spec for ds in datasets for spec in ds.cases if shard.owns(spec.key)]
+    for ds in datasets:  # keyed by the real path: a resume may spell a source otherwise
+        save_plan(out, os.path.realpath(ds.source), [spec.key for spec in ds.cases])
+        save_source_report(out, os.path.realpath(ds.source), ds.unlabelled, ds.skipped, ds.warnings)
+        failed_now.update({key: error for key, error in ds.failed.items() if shard.owns(key)})
+    specs = [spec for ds in datasets for spec in ds.cases if shard.owns(spec.key) and spec.key not in failed_now]
     for key, group in name_collisions(specs, webdataset_keys=output.kind == "webdataset").items():
         failed_now[key] = f"{' and '.join(s.images[0] for s in group)}: case names collide as {key!r}"
-    done = completed_keys(out)
-    todo = [s for s in specs if s.key not in failed_now and s.key not in done]
+    records = {r.split_key: r for r in load_records(out)}
+    for spec in specs:
+        other = records.get(spec.key)
+        if other is not None and _realpaths(other.sources) != _realpaths([*spec.images, spec.label]):
+            failed_now[spec.key] = (f"{spec.images[0]}: case name {spec.key!r} is taken in OUT by "
+                                    f"{other.sources[0]}; give this source another data set name with --dataset")
+    todo = [s for s in specs if s.key not in failed_now and s.key not in records]
+    done = [s for s in specs if s.key not in failed_now and s.key in records]
     for ds in datasets:
         decide_binary(ds)
     bar = Progress(total=len(todo), enabled=progress)
     for result in _run(todo, out, options, engine, fail_fast, failed_now):
         if result.error:
             failed_now[result.key] = result.error
-            bar.write(f"FAILED {result.error}")
+            bar.write(f"FAILED {printable(result.error)}")
         bar.update(result.record)
     bar.close()
     for key, error in failed_now.items():
         save_failure(out, key, error)
     seconds = time.perf_counter() - start
-    if sharded:
+    if shard.count > 1:
         print(f"shard {shard.index} of {shard.count}: {bar.images} images, {bar.masks} masks from "
               f"{len(todo)} cases ({len(done)} done before), {len(failed_now)} failed, {seconds:.1f} s. "
               f"Run 'samed2d merge {out}' when every shard is done.")
         for line in sorted(failed_now.values()):
-            print(f"  FAILED {line}")
+            print(f"  FAILED {printable(line)}")
         return 1 if failed_now else 0
     summary, all_failures = finish(out)
     print_summary(summary, all_failures, out, seconds, kept=len(done))
     return 1 if all_failures else 0
+
+
+def _realpaths(paths) -> List[str]:
+    return [os.path.realpath(p) for p in paths]
 
 
 def _run(todo: List[CaseSpec], out: Path, options: Options, engine: Engine, fail_fast: bool,
@@ -183,46 +308,108 @@ def finish(out: Path, test_fraction: Optional[float] = None):
 
     ``test_fraction`` defaults to the one the run was started with.
     """
-    settings = load_run_settings(out)
+    settings = load_settings(out)
     if test_fraction is None:
         test_fraction = settings["test_fraction"]
-    remove_partial_files(out)
+    ownership.remove_temporary_files(out)
     before = load_records(out)
     records = write_metadata(out, before, test_fraction=test_fraction)
     if settings["format"] == "webdataset":
-        try:
-            shards = webdataset.pack(out, records, settings["shard_size"])
-        except ValueError as exc:
-            raise RunError(str(exc)) from None
-        print(f"packed {sum(len(r.images) for r in records)} samples into {shards} WebDataset shard(s) "
+        shard_of = webdataset.pack(out, records, settings["shard_size"])
+        write_split_files(out, records, test_fraction, locate=webdataset.member_locator(shard_of))
+        print(f"packed {len(shard_of)} samples into {len(set(shard_of.values()))} WebDataset shard(s) "
               f"in {out / webdataset.FOLDER}")
     pending = {(r.dataset, n) for r in before for n, f in {**r.declared, **r.classes}.items() if f.startswith("u")}
     new_ids = {f"{r.dataset}/{n}": f for r in records for n, f in {**r.declared, **r.classes}.items()
                if (r.dataset, n) in pending}
     for name in sorted(new_ids):
-        print(f"new class id {new_ids[name]}: {name}")
+        print(f"new class id {new_ids[name]}: {printable(name)}")
     failures = load_failures(out)
     summary = summarise(records)
     summary["failed"] = len(failures)
-    summary["skipped_unlabelled"] = count_unlabelled(out)
+    reports = load_source_reports(out)
+    summary["skipped_unlabelled"] = sum(len(r["unlabelled"]) for r in reports)
+    skipped: Dict[str, int] = {}
+    for report in reports:
+        for reason, files in report["skipped"].items():
+            if files:
+                skipped[reason] = skipped.get(reason, 0) + len(files)
+    summary["skipped"] = skipped
+    summary["warnings"] = [w for r in reports for w in r["warnings"]] + split_warnings(records, test_fraction)
+    missing = missing_cases(out, failures, records)
+    if missing:
+        summary["missing"] = missing
     write_json(out / SUMMARY_JSON, summary)
     write_failures(out, failures)
     return summary, failures
 
 
-def merge(out: Path, test_fraction: Optional[float] = None) -> int:
+def split_warnings(records, test_fraction: float) -> List[str]:
+    """A data set whose test part is empty, or holds every case: SAM-Med2D's test.py
+    divides by zero on an empty one, and a model trained on nothing of it learns nothing."""
+    cases: Dict[str, List[bool]] = {}
+    for rec in records:
+        if rec.n_masks:
+            cases.setdefault(rec.dataset, []).append(is_test_case(rec.split_key, test_fraction))
+    warnings = []
+    for dataset, in_test in sorted(cases.items()):
+        if not any(in_test):
+            warnings.append(f"data set {dataset}: the test part ({TEST_JSON}) is empty: none of its "
+                            f"{len(in_test)} case(s) falls in --test-fraction {test_fraction}")
+        elif all(in_test):
+            warnings.append(f"data set {dataset}: the test part ({TEST_JSON}) holds all of its "
+                            f"{len(in_test)} case(s); the training part ({TRAIN_JSON}) has none")
+    return warnings
+
+
+def missing_cases(out: Path, failures: Dict[str, str], records) -> List[str]:
+    """Cases of the plan (every case of every source a run started with) with neither a
+    record nor a failure: shards that did not run or did not finish, or --fail-fast."""
+    done = {r.split_key for r in records} | set(failures)
+    return sorted(key for key in load_plan(out) if key not in done)
+
+
+def merge(out: Path, test_fraction: Optional[float] = None, partial: bool = False) -> int:
     """``samed2d merge``: joins the shards of a run in OUT into the final files."""
-    out = Path(out).absolute()
-    if not (out / ".samed2d" / "records").is_dir():
-        raise RunError(f"{out}: no converted cases to merge (no .samed2d/records)")
     start = time.perf_counter()
-    summary, failures = finish(out, test_fraction)
+    out = resolve_out(out)
+    if ownership.status(out) not in ("owned", "adoptable"):
+        raise RunError(f"{out}: no converted cases to merge (it holds no samed2d output)")
+    try:
+        ownership.refuse_symlinks(out)
+        with _lock(out, WHOLE, "merge"):
+            if ownership.is_clearing(out):
+                raise RunError(f"{out}: an interrupted --overwrite left this output half cleared; "
+                               f"run a convert without shards on it")
+            webdataset.recover(out)
+            broken = repair(out, lambda key: True)
+            missing = missing_cases(out, load_failures(out), load_records(out))
+            if missing and not partial:
+                raise RunError(_missing_message(out, missing, broken))
+            summary, failures = finish(out, test_fraction)
+    except (ownership.OwnershipError, LockError, SettingsError, StateError) as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(_os_error(exc, out)) from None
     print_summary(summary, failures, out, time.perf_counter() - start, kept=summary["cases"])
-    return 1 if failures else 0
+    return 1 if failures or missing else 0
+
+
+def _missing_message(out: Path, missing: List[str], broken: List[str]) -> str:
+    count = int(load_settings(out).get("num_shards", 1))
+    by_shard: Dict[int, List[str]] = {}
+    for key in missing:
+        index = next(i for i in range(count) if Shard(i, count).owns(key))
+        by_shard.setdefault(index, []).append(key)
+    parts = [f"shard {i} of {count} ({len(keys)}: {', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+             for i, keys in sorted(by_shard.items())]
+    damaged = f" ({len(broken)} of them recorded before but with files missing)" if broken else ""
+    return (f"{out}: {len(missing)} case(s) have neither a record nor a failure{damaged}: {'; '.join(parts)}. "
+            f"Run those shards to the end (with --resume), or merge with --partial to write what is there")
 
 
 def print_summary(summary: dict, failures: Dict[str, str], out: Path, seconds: float, kept: int) -> None:
-    lines = [f"\n{summary['cases']} cases, {summary['images']} images, {summary['masks']} masks in {out}"
+    lines = [f"\n{summary['cases']} cases, {summary['images']} images, {summary['masks']} masks in {printable(str(out))}"
              f"  ({seconds:.1f} s{f', {kept} cases converted before' if kept else ''})"]
     lines.append(f"\n{'modality':<20}{'images':>10}{'masks':>10}")
     for modality, row in sorted(summary["per_modality"].items()):
@@ -230,12 +417,19 @@ def print_summary(summary: dict, failures: Dict[str, str], out: Path, seconds: f
     classes = sorted(summary["per_class"].items(), key=lambda kv: (-kv[1], kv[0]))
     if classes:
         lines.append(f"\n{'class (top 15 by masks)':<50}{'masks':>10}")
-        lines += [f"{name:<50}{count:>10}" for name, count in classes[:15]]
+        lines += [f"{printable(name):<50}{count:>10}" for name, count in classes[:15]]
         if len(classes) > 15:
             lines.append(f"... and {len(classes) - 15} more classes (see summary.json)")
     if summary["skipped_unlabelled"]:
         lines.append(f"\n{summary['skipped_unlabelled']} image files without a label were skipped")
+    for reason, count in sorted(summary["skipped"].items()):
+        lines.append(f"{count} file(s) skipped: {reason}")
+    for warning in summary["warnings"]:
+        lines.append(f"WARNING {printable(warning)}")
+    if summary.get("missing"):
+        lines.append(f"\n{len(summary['missing'])} case(s) MISSING (neither converted nor failed): "
+                     f"{', '.join(summary['missing'][:10])}{' ...' if len(summary['missing']) > 10 else ''}")
     if failures:
-        lines.append(f"\n{len(failures)} case(s) FAILED (also in {out / 'failures.json'}):")
-        lines += [f"  {failures[k]}" for k in sorted(failures)]
+        lines.append(f"\n{len(failures)} case(s) FAILED (also in {printable(str(out / 'failures.json'))}):")
+        lines += [f"  {printable(failures[k])}" for k in sorted(failures)]
     print("\n".join(lines))

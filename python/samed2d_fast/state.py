@@ -1,29 +1,30 @@
-"""The run's state inside OUT, which makes a run resumable.
+"""The run's state inside OUT, which makes a run resumable and a merge complete.
 
-A case is complete exactly when its record file exists: the record is written
-(atomically) only after every image and mask of the case is in place. A
-resumed run converts the cases without a record again; since a case always
-writes the same names and bytes, what a killed run left behind is simply
-overwritten, and stray temporary files are removed first.
+A case is complete exactly when its record file exists and every file it names
+is in place: the record is written (atomically) only after every image and mask
+of the case. A resumed run converts the cases without a valid record again.
+Besides the records, the state keeps what failed, what each source skipped, and
+the plan (every case of every source), so that a merge knows what is missing.
+Everything read back from here is checked, since OUT may be writable by others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Dict, Iterable, List
 
 from .naming import parse_image_path, parse_mask_path
-from .metadata import CLASS_MAPPING_JSON, RELEASE_JSON, TEST_JSON, TRAIN_JSON
 from .output import write_json
 from .record import STATE_DIR, CaseRecord
 
 SUMMARY_JSON = "summary.json"
 FAILURES_JSON = "failures.json"
-OUTPUT_ENTRIES = ("images", "masks", STATE_DIR, RELEASE_JSON, CLASS_MAPPING_JSON, TRAIN_JSON, TEST_JSON,
-                  SUMMARY_JSON, FAILURES_JSON)
+
+
+class StateError(ValueError):
+    """A file of the run state is broken or was tampered with; the message names it."""
 
 
 def records_dir(out_dir: Path) -> Path:
@@ -40,38 +41,19 @@ def save_record(out_dir: Path, key: str, record: CaseRecord) -> None:
     write_json(path, record.to_json())
 
 
-def completed_keys(out_dir: Path) -> set:
-    folder = records_dir(out_dir)
-    return {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
-
-
 def load_records(out_dir: Path) -> List[CaseRecord]:
+    """Every record, each checked: its names are its own case's, inside OUT."""
     folder = records_dir(out_dir)
-    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    return [CaseRecord.from_json(json.loads(p.read_text(encoding="utf-8"))) for p in paths]
-
-
-def remove_partial_files(out_dir: Path) -> None:
-    """Temporary files of writes a killed run never finished."""
-    for sub in ("images", "masks", ".", *(f"{STATE_DIR}/{kind}" for kind in ("records", "failed", "unlabelled"))):
-        folder = Path(out_dir) / sub
-        if folder.is_dir():
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
-
-
-def is_empty(out_dir: Path) -> bool:
-    return not Path(out_dir).exists() or not any(Path(out_dir).iterdir())
-
-
-def clear_output(out_dir: Path) -> None:
-    """--overwrite: removes what an earlier run wrote (and nothing else)."""
-    for name in OUTPUT_ENTRIES:
-        path = Path(out_dir) / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = CaseRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+            if record.split_key != path.stem:
+                raise ValueError(f"it holds case {record.split_key}")
+        except (OSError, ValueError) as exc:
+            raise StateError(f"{path}: not a valid record of this output ({exc})") from None
+        records.append(record)
+    return records
 
 
 def _state_file(out_dir: Path, kind: str, key: str) -> Path:
@@ -92,21 +74,48 @@ def clear_failure(out_dir: Path, key: str) -> None:
 
 def load_failures(out_dir: Path) -> Dict[str, str]:
     folder = Path(out_dir) / STATE_DIR / "failed"
-    entries = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")] if folder.is_dir() else []
+    entries = [_read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
     return {e["case"]: e["error"] for e in entries}
 
 
-def save_unlabelled(out_dir: Path, source: str, unlabelled: List[str]) -> None:
-    """The images of a data set that have no label (written by every shard alike)."""
-    path = _state_file(out_dir, "unlabelled", source)
+def save_source_report(out_dir: Path, source: str, unlabelled: List[str], skipped: Dict[str, List[str]],
+                       warnings: List[str]) -> None:
+    """What a source's folder held besides its cases: images without a label, files
+    skipped (by reason) and warnings (written by every shard alike)."""
+    path = _state_file(out_dir, "sources", source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"source": source, "images": sorted(unlabelled)})
+    write_json(path, {"source": source, "unlabelled": sorted(unlabelled),
+                      "skipped": {reason: sorted(files) for reason, files in skipped.items()},
+                      "warnings": list(warnings)})
 
 
-def count_unlabelled(out_dir: Path) -> int:
-    folder = Path(out_dir) / STATE_DIR / "unlabelled"
-    paths = folder.glob("*.json") if folder.is_dir() else []
-    return sum(len(json.loads(p.read_text(encoding="utf-8"))["images"]) for p in paths)
+def load_source_reports(out_dir: Path) -> List[dict]:
+    folder = Path(out_dir) / STATE_DIR / "sources"
+    return [_read_json(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def save_plan(out_dir: Path, source: str, keys: Iterable[str]) -> None:
+    """Every case of a source, before shard filtering: merge checks that each has a record or a failure."""
+    path = _state_file(out_dir, "plan", source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"source": source, "cases": sorted(keys)})
+
+
+def load_plan(out_dir: Path) -> Dict[str, str]:
+    """Case key -> its source, for every case of every source a run was started with."""
+    folder = Path(out_dir) / STATE_DIR / "plan"
+    plan: Dict[str, str] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        entry = _read_json(path)
+        plan.update({str(key): str(entry["source"]) for key in entry["cases"]})
+    return plan
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: cannot read the run state ({exc})") from None
 
 
 def write_failures(out_dir: Path, failures: Dict[str, str]) -> None:
@@ -141,18 +150,3 @@ def summarise(records: Iterable[CaseRecord]) -> dict:
         "per_modality": per_modality,
         "per_class": per_class,
     }
-
-
-def save_run_settings(out_dir: Path, fmt: str, shard_size: int, test_fraction: float) -> None:
-    """What the end of the run needs to know, for a later merge of shards too."""
-    path = Path(out_dir) / STATE_DIR / "settings.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"format": fmt, "shard_size": shard_size, "test_fraction": test_fraction})
-
-
-def load_run_settings(out_dir: Path) -> dict:
-    path = Path(out_dir) / STATE_DIR / "settings.json"
-    settings = {"format": "files", "shard_size": 0, "test_fraction": 0.2}
-    if path.exists():
-        settings.update(json.loads(path.read_text(encoding="utf-8")))
-    return settings
