@@ -14,8 +14,11 @@ dataset_json_ref(path)                 dataset.json -> (name, {value: class name
 convert_case_ref(image, label, ...)    SPEC 1-5 for one case, in memory (writes nothing)
 write_case_ref(image, label, out, ...) the same, written as PNG files with Pillow
 metadata_ref(out_name, index_by_case)  SPEC 5/6 JSON objects: SAMed2D_v1.json and splits
+declared_ref(class_names, class_ids)  SPEC 5 classes a case declares, with their ids
 class_mapping_ref(...), rename_index_ref(...)   SPEC 5 ids for classes written as ``u<sha1>``
 json_text_ref(obj)                     the exact text of a JSON file of the output
+output_json_ref(out_name, converted, declared)   every JSON file's text, from converted cases
+json_differences(out_dir, expected)    the JSON files of an output that differ from those texts
 
 Decisions where SPEC is silent are marked "DECISION" below.
 """
@@ -52,9 +55,12 @@ __all__ = [
     "write_case_ref",
     "in_test_ref",
     "metadata_ref",
+    "declared_ref",
     "class_mapping_ref",
     "rename_index_ref",
     "json_text_ref",
+    "output_json_ref",
+    "json_differences",
 ]
 
 MIN_AREA_RATIO = 100 / 65536  # SPEC 4.4, exact in binary floating point
@@ -525,23 +531,40 @@ def metadata_ref(out_name: str, index_by_case: dict, test_fraction: float = 0.2)
     }
 
 
+def declared_ref(class_names=None, class_ids=None) -> dict:
+    """{class name: id, or None when not known before the run} of every class a case
+    declares (SPEC 5): each named value but the background (0), 'ignore' included, and each
+    value of ``class_ids``; the id is the value itself without ``class_ids``."""
+    names = resolve_class_names(class_names)
+    ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
+    declared = {}
+    for v in sorted(set(names) | set(ids or {})):
+        if v != 0:
+            declared[names.get(v) or f"label_{v}"] = v if ids is None else ids.get(v)
+    return declared
+
+
 def class_mapping_ref(dataset: str, declared: dict, emitted: dict):
     """SPEC 5 ids of the classes written as 'u<sha1>'.
 
-    declared: {class name: id} every id declared for the data set (dataset.json labels
-        including 'ignore', user names or mapping); emitted: {class field: class name} of
-        every emitted mask of the data set (convert_case_ref's "classes", merged).
+    declared: {class name: id} every class declared for the data set (declared_ref: the
+        dataset.json labels including 'ignore', user names or mapping; id None when it is
+        not known before the run); emitted: {class field: class name} of every emitted mask
+        of the data set (convert_case_ref's "classes", merged).
     Returns ({dataset: {class name: "CCCC"}} for SAMed2D_v1_class_mapping_id.json,
              {u-field: "CCCC"} renames).
+    DECISION: 'ignore' is not listed in the mapping (it is background), but its id counts.
     """
-    mapping = {name: f"{int(i):04d}" for name, i in declared.items()}
-    known = [int(i) for i in declared.values()] + [int(f) for f in emitted if f.isdigit()]
+    mapping = {name: f"{int(i):04d}" for name, i in declared.items() if i is not None and name != "ignore"}
+    known = [int(i) for i in declared.values() if i is not None] + [int(f) for f in emitted if f.isdigit()]
     for field, name in emitted.items():
         if field.isdigit():
             mapping.setdefault(name, field)
     top = max(known, default=0)
     renames = {}
-    for name in sorted({name for field, name in emitted.items() if not field.isdigit()}):
+    pending = {name for field, name in emitted.items() if not field.isdigit()}
+    pending |= {name for name, i in declared.items() if i is None and name != "ignore"}
+    for name in sorted(pending):
         if name in mapping:
             continue
         top += 1
@@ -566,3 +589,46 @@ def rename_index_ref(index: dict, renames: dict) -> dict:
 def json_text_ref(obj) -> str:
     """The exact text of an output JSON file (SPEC 5)."""
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def output_json_ref(out_name: str, converted, declared: dict, test_fraction: float = 0.2) -> dict:
+    """The exact text of each JSON file of an output, built from the reference conversion.
+
+    converted: convert_case_ref results, one per case; declared: {dataset: declared_ref(...)}
+    (keyed by the data set as given or cleaned). Returns {file name: text} for
+    SAMed2D_v1.json, SAMed2D_v1_class_mapping_id.json, image2label_train.json and
+    label2image_test.json.
+    """
+    declared = {clean_field(ds): d for ds, d in declared.items()}
+    emitted = {}
+    for result in converted:
+        emitted.setdefault(result["case"][0], {}).update(result["classes"])
+    mapping, renames = {}, {}
+    for dataset in sorted(emitted):  # the data sets of the converted cases
+        ids, renames[dataset] = class_mapping_ref(dataset, declared.get(dataset, {}), emitted[dataset])
+        mapping.update(ids)
+    index_by_case = {result["case"]: rename_index_ref(result["index"], renames[result["case"][0]])
+                     for result in converted}
+    files = dict(metadata_ref(out_name, index_by_case, test_fraction))
+    files["SAMed2D_v1_class_mapping_id.json"] = mapping
+    return {name: json_text_ref(obj) for name, obj in files.items()}
+
+
+def json_differences(out_dir, expected: dict) -> list:
+    """One line per JSON file of ``out_dir`` whose text differs from ``expected``
+    ({file name: text}, as output_json_ref gives it), naming its first differing line
+    (a short report: a diff of two large texts that differ everywhere takes minutes)."""
+    differences = []
+    for name, text in expected.items():
+        path = Path(out_dir) / name
+        got = path.read_text(encoding="utf-8") if path.is_file() else None
+        if got == text:
+            continue
+        if got is None:
+            differences.append(f"{name}: missing")
+            continue
+        ours, theirs = got.splitlines(), text.splitlines()
+        k = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        ours_k, theirs_k = (repr(lines[k]) if k < len(lines) else "the end of the file" for lines in (ours, theirs))
+        differences.append(f"{name}, line {k + 1}: {ours_k}, the reference has {theirs_k}")
+    return differences

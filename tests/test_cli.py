@@ -27,6 +27,15 @@ import pytest
 from PIL import Image
 
 from helpers import blob_labels, read_png, save_nifti
+from reference_pipeline import (
+    case_name_from_path,
+    convert_case_ref,
+    dataset_json_ref,
+    declared_ref,
+    in_test_ref,
+    json_differences,
+    output_json_ref,
+)
 from samed2d_fast import cli
 
 OUTPUT_JSON = ("SAMed2D_v1.json", "SAMed2D_v1_class_mapping_id.json", "image2label_train.json",
@@ -87,6 +96,24 @@ def split_hash(key: str) -> float:
 def case_of_image(image: str) -> str:
     """The case field of ``.../images/{modality}--{dataset}--{case}--{slice}.png``."""
     return image.rsplit("/", 1)[-1][: -len(".png")].split("--")[2]
+
+
+def nnunet_json_ref(out: Path, sources, **options) -> dict:
+    """The reference's text of every JSON file of ``samed2d convert SRC... OUT`` on nnU-Net
+    folders: ``sources`` is [(folder, modality tag)]; each label file is a case whose
+    channels are its ``{case}_NNNN`` images; the data set is dataset.json's name, else the
+    folder's. ``options`` go to convert_case_ref."""
+    converted, declared = [], {}
+    for folder, modality in sources:
+        name, class_names = dataset_json_ref(folder / "dataset.json")
+        dataset = name or folder.name
+        declared[dataset] = declared_ref(class_names)
+        for label in sorted((folder / "labelsTr").iterdir()):
+            case = case_name_from_path(label)
+            channels = sorted((folder / "imagesTr").glob(f"{case}_[0-9][0-9][0-9][0-9].nii.gz"))
+            converted.append(convert_case_ref(channels, label, dataset=dataset, modality=modality, case=case,
+                                              class_names=class_names, **options))
+    return output_json_ref(out.name, converted, declared)
 
 
 def write_raw(root: Path, meta: dict, cases: dict) -> Path:
@@ -208,12 +235,14 @@ def test_several_sources_nnunet_v2(real_out, shared_data):
     assert "ct_00" in stdout and "mr_00" in stdout and str(summary["masks"]) in stdout
 
 
-def test_output_files_and_exact_json(real_out):
+def test_json_files_equal_the_reference(real_out, shared_data):
+    """Every JSON file, byte for byte, as the reference builds it from its own conversion of
+    both volumes (names, mask order, class ids, split); summary.json in the SPEC's JSON form."""
     out, _ = real_out
-    for name in OUTPUT_JSON:
-        raw = (out / name).read_bytes()
-        text = raw.decode("utf-8")
-        assert text == canonical(json.loads(text)), f"{name} is not in the SPEC's JSON form"
+    sources = [(shared_data / "totalsegmentator_ct", "ct_00"), (shared_data / "totalsegmentator_mr", "mr_00")]
+    assert json_differences(out, nnunet_json_ref(out, sources)) == []
+    text = (out / "summary.json").read_text(encoding="utf-8")
+    assert text == canonical(json.loads(text)), "summary.json is not in the SPEC's JSON form"
 
 
 def _leaves(obj):
@@ -224,10 +253,14 @@ def _leaves(obj):
         yield obj
 
 
-def test_summary_holds_counts_only(real_out):
+def test_summary_holds_counts_and_warnings(real_out):
+    """Counts only, and the warnings: each data set has one case, in the train part."""
     out, _ = real_out
     summary = load(out, "summary.json")
+    warnings = summary.pop("warnings")
     assert all(isinstance(v, int) and not isinstance(v, bool) for v in _leaves(summary))
+    assert warnings == [f"data set {name}: the test part (label2image_test.json) is empty: none of its 1 case(s) "
+                        f"falls in --test-fraction 0.2" for name in ("totalsegmentator_ct", "totalsegmentator_mr")]
 
 
 def test_split_files_real(real_out):
@@ -235,14 +268,10 @@ def test_split_files_real(real_out):
     release = load(out, "SAMed2D_v1.json")
     train = load(out, "image2label_train.json")
     test = load(out, "label2image_test.json")
-    listed = {}
-    for image, masks in train.items():
-        listed[image] = masks
-    for mask, image in test.items():
-        listed.setdefault(image, []).append(mask)
-    expected = {f"out/{i}": [f"out/{m}" for m in ms] for i, ms in release.items() if ms}
-    assert {i: sorted(m) for i, m in listed.items()} == {i: sorted(m) for i, m in expected.items()}
-    assert not set(train) & set(test.values())
+    listed = {f"out/{i}": [f"out/{m}" for m in ms] for i, ms in release.items() if ms}
+    in_test = {i for i in listed if in_test_ref(i.split("--")[1], case_of_image(i))}
+    assert train == {i: ms for i, ms in listed.items() if i not in in_test}  # masks in SPEC order
+    assert test == {m: i for i in in_test for m in listed[i]}
 
 
 def test_sam_med2d_loader_reads_real_output(real_out):
@@ -334,7 +363,7 @@ def test_nnunet_v1_layout_and_unlabelled_images(shared_data, tmp_path):
 
     code, stdout, _ = run_captured("convert", v1, tmp_path / "v1" / "out", "-j", "1", "--no-progress")
     assert code == 0
-    assert "1 image files without a label were skipped" in stdout or "skipped" in stdout
+    assert "1 image files without a label were skipped" in stdout.splitlines()
     assert convert(v2, tmp_path / "v2" / "out") == 0
     for out in (tmp_path / "v1" / "out", tmp_path / "v2" / "out"):
         summary = load(out, "summary.json")
@@ -369,6 +398,7 @@ def test_nnunet_channel_files_with_one_modality_get_their_index(shared_data, tmp
     train, test = load(out, "image2label_train.json"), load(out, "label2image_test.json")
     in_test = split_hash("TwoCT--example") < 0.2
     assert (len(test) > 0) == in_test and (len(train) > 0) != in_test
+    assert json_differences(out, nnunet_json_ref(out, [(root, "ct_00")])) == []
 
 
 @pytest.mark.parametrize("channel, tag", [
@@ -455,13 +485,19 @@ def test_2d_folder_matched_by_stem(shared_data, tmp_path, mask_dir):
         for name in names:
             assert re.search(r"--0001_\d{3}\.png$", name), name  # 0/255 masks are label 1
             m = read_png(out / name)
-            assert set(np.unique(m)) <= {0, 255}
+            assert set(np.unique(m)) == {0, 255}
             union |= m == 255
         # every component of the input mask comes out unless the small-mask filter drops it
         comps, n = ndimage.label(masks[case_of_image(image)], structure=np.ones((3, 3)))
         h, w = union.shape
         expected = np.isin(comps, [k for k in range(1, n + 1) if (comps == k).sum() * 65536 >= 100 * h * w])
         np.testing.assert_array_equal(union, expected, err_msg=image)
+    class_names = {1: "organ"} if extra else None
+    converted = [convert_case_ref(image, src / mask_dir / f"{image.stem}.png", dataset="Demo2D", modality="ct_00",
+                                  case=image.stem, class_names=class_names, binary=True)
+                 for image in sorted((src / "images").iterdir()) if image.stem in masks]
+    expected = output_json_ref(out.name, converted, {"Demo2D": declared_ref(class_names)})
+    assert json_differences(out, expected) == []
     summary = load(out, "summary.json")
     assert summary["cases"] == 4 and summary["skipped_unlabelled"] == 1
     assert sam_med2d_loader_check(out) >= 4
@@ -551,7 +587,7 @@ def test_class_names_file(tmp_path, form):
     assert convert(src, out, "--class-names", tmp_path / "names.json") == 0
     assert load(out, "SAMed2D_v1_class_mapping_id.json") == {"Cls": {"lésion": "0001", "organ": "0002"}}
     assert '"lésion"' in (out / "SAMed2D_v1_class_mapping_id.json").read_text(encoding="utf-8")
-    assert {k.split("/")[1] for k in load(out, "summary.json")["per_class"]} <= {"lésion", "organ"}
+    assert {k.split("/")[1] for k in load(out, "summary.json")["per_class"]} == {"lésion", "organ"}
 
 
 def test_class_names_file_both_forms_give_the_same_bytes(tmp_path):
@@ -625,6 +661,8 @@ def test_consolidate_union_real_ct(shared_data, tmp_path):
         assert not PENDING.search(path.name.split("--")[-1]), rel
         if path.suffix == ".json":
             assert not re.search(r"--u[0-9a-f]{8}_|\"u[0-9a-f]{8}\"", path.read_text()), rel
+    ct = [(shared_data / "totalsegmentator_ct", "ct_00")]
+    assert json_differences(out, nnunet_json_ref(out, ct, consolidate="union")) == []
     code, stdout, _ = run_captured("verify", out)
     assert code == 0, stdout
 
@@ -783,6 +821,7 @@ def test_split_is_by_case_with_the_spec_hash(tmp_path):
     assert train_cases | test_cases == set(names)
     assert test_cases == {n for n in names if split_hash(f"Split--{n}") < 0.2}
     assert test_cases and train_cases
+    assert json_differences(out, nnunet_json_ref(out, [(src, "ct_00")])) == []
     assert all(k.startswith("out/") for k in [*train, *test])
     for image in {*train, *test.values()}:
         assert (tmp_path / "run" / image).is_file()
@@ -810,31 +849,34 @@ def small_src(tmp_path):
 
 
 def test_non_empty_out_is_refused(small_src, tmp_path):
+    """Somebody's folder is never written; an earlier run's output needs --resume. Neither
+    message advises --overwrite, which would destroy data."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     code, _, stderr = run_captured("convert", small_src, out, "-j", "1")
     assert code == 2
-    assert "--resume" in stderr and "--overwrite" in stderr
+    assert "holds no samed2d output" in stderr and "choose another OUT" in stderr and "--overwrite" not in stderr
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     # an earlier run's output is refused as well
     assert convert(small_src, tmp_path / "run" / "out") == 0
     before = tree(tmp_path / "run" / "out")
     code, _, stderr = run_captured("convert", small_src, tmp_path / "run" / "out", "-j", "1")
-    assert code == 2 and "--resume" in stderr and "--overwrite" in stderr
+    assert code == 2 and "add --resume" in stderr and "--overwrite" not in stderr
     assert tree(tmp_path / "run" / "out") == before
     # OUT that is a file
     (tmp_path / "file").write_text("x")
-    assert run_captured("convert", small_src, tmp_path / "file", "-j", "1")[0] == 2
+    code, _, stderr = run_captured("convert", small_src, tmp_path / "file", "-j", "1")
+    assert code == 2 and "is not a folder" in stderr
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_overwrite_replaces_an_earlier_run(small_src, tmp_path):
     out = tmp_path / "run" / "out"
     assert convert(small_src, out) == 0
     fresh = tree(out)
-    image = sorted((out / "images").iterdir())[0]
-    shutil.copy(image, out / "images" / "ct_00--Small--stale--z_0000.png")
     next((out / "masks").iterdir()).unlink()
+    (out / "SAMed2D_v1.json").write_text("{}")
     assert convert(small_src, out, "--overwrite") == 0
     assert tree(out) == fresh
     assert run_captured("verify", out)[0] == 0
@@ -897,7 +939,7 @@ def test_dry_run_reports_what_does_not_fit(tmp_path):
                     {"ok": ([rng.integers(0, 9, shape).astype(np.int16)], blob_labels(shape, 2, rng)),
                      "odd": ([rng.integers(0, 9, shape).astype(np.int16)], blob_labels((12, 12, 10), 2, rng))})
     code, stdout, _ = run_captured("convert", src, tmp_path / "out", "--dry-run")
-    assert code != 0
+    assert code == 1
     assert "odd" in stdout and not (tmp_path / "out").exists()
 
 
@@ -940,8 +982,9 @@ def test_failing_cases_are_reported_and_the_run_goes_on(broken_src, tmp_path):
     assert not any("a_trunc" in p.name or "c_shape" in p.name for p in out.rglob("*") if STATE_DIR not in p.parts)
     summary = load(out, "summary.json")
     assert summary["failed"] == 2 and summary["cases"] == 2
-    assert "FAILED" in stdout or "failed" in stdout.lower()
-    assert run_captured("verify", out)[0] == 0
+    assert f"2 case(s) FAILED (also in {out / 'failures.json'}):" in stdout.splitlines()
+    code, stdout, _ = run_captured("verify", out)  # consistent, but not complete
+    assert code == 1 and f"  {out / 'failures.json'}: 2 case(s) failed to convert" in stdout.splitlines()
 
 
 def test_cases_whose_cleaned_names_collide_both_fail(tmp_path):
@@ -1027,8 +1070,8 @@ def test_verify_lists_problems(good_out, tmp_path, damage):
 
 def test_verify_ok_and_missing_out(good_out, tmp_path):
     assert run_captured("verify", good_out)[0] == 0
-    code, stdout, stderr = run_captured("verify", tmp_path / "nothing")
-    assert code != 0
+    code, stdout, _ = run_captured("verify", tmp_path / "nothing")
+    assert code == 1 and stdout.startswith(f"{tmp_path / 'nothing'}: ")
 
 
 # ---- demo and help ------------------------------------------------------------------------------

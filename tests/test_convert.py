@@ -19,7 +19,14 @@ from helpers import (
     read_png,
     save_nifti,
 )
-from reference_pipeline import convert_case_ref, read_volume_ref
+from reference_pipeline import (
+    convert_case_ref,
+    declared_ref,
+    json_differences,
+    output_json_ref,
+    read_volume_ref,
+    union_field,
+)
 
 
 def _class_names(dataset_json):
@@ -28,9 +35,18 @@ def _class_names(dataset_json):
 
 
 def convert_both(tmp_path, image, label, **kw):
+    """convert_case and the reference on one case; the JSON files write_metadata makes of
+    the record must be, to the byte, the ones the reference builds of its own conversion."""
     out = tmp_path / "out"
     record = sf.convert_case(image, label, out, **kw)
     ref = convert_case_ref(image, label, **kw)
+    # Written beside the PNGs (no file there to rename), so the checks of the pixels still
+    # see the names the case was written with.
+    metadata = tmp_path / "metadata" / "out"
+    metadata.mkdir(parents=True)
+    sf.write_metadata(metadata, [record])
+    declared = {kw["dataset"]: declared_ref(kw.get("class_names"), kw.get("class_ids"))}
+    assert json_differences(metadata, output_json_ref(metadata.name, [ref], declared)) == []
     return out, record, ref
 
 
@@ -108,7 +124,7 @@ def test_float_and_scaled_labels(tmp_path):
     scaled = save_nifti(tmp_path / "lab2.nii", blob_labels(shape, 3, rng).astype(np.int16), slope=2.0, dtype=np.int16)
     out2 = tmp_path / "out2"
     record2 = sf.convert_case(img, scaled, out2, dataset="d", modality="mr_t1")
-    assert {int(v) for v in record2.classes.values()} <= {2, 4, 6}
+    assert record2.classes == {"label_2": "0002", "label_4": "0004", "label_6": "0006"}  # stored 1, 2, 3
 
 
 def test_4d_channels_and_channel_files(tmp_path):
@@ -147,7 +163,7 @@ def test_class_ids_ignore_and_duplicate_names(tmp_path):
     assert_output_equals_reference(out, record, ref)
     assert "ignore" not in record.classes
     assert record.declared_max_id == 99
-    assert {"organ_1", "organ_2"} <= set(record.declared)
+    assert record.declared == {"organ_1": "0010", "organ_2": "0011", "lesion": "0012", "cyst": union_field("cyst")}
 
 
 def test_rgb_and_keep_empty(tmp_path):

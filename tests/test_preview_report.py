@@ -12,13 +12,14 @@ from PIL import Image
 
 from samed2d_fast import cli
 from samed2d_fast.naming import parse_image_path, parse_mask_path
+from samed2d_fast.phantom import DEMO_CT_SHAPE
 from samed2d_fast.preview import FILL_ALPHA, GAP, PALETTE, contact_sheet_size, make_contact_sheet, pick_images
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
-    assert cli.main(["demo", str(root), "-j", "1", "--no-progress"]) in (0, None)
+    assert cli.main(["demo", str(root), "-j", "1", "--no-progress"]) == 0
     folder = root / "SAMed2Dv1"
     assert (folder / "SAMed2D_v1.json").is_file()
     return folder
@@ -109,14 +110,15 @@ def test_colour_is_drawn_where_the_masks_are(out):
     index = _index(out)
     key = pick_images(out, 1, dataset="PhantomCT", seed=5)[0]
     image = np.asarray(Image.open(out / key))
-    assert image.ndim == 2 and image.shape == (256, 256)
+    x, y, _ = DEMO_CT_SHAPE
+    assert parse_image_path(key).slice_id.startswith("z_") and image.shape == (y, x)  # drawn 1:1 below
     union = np.zeros(image.shape, bool)
     for mask in index[key]:
         union |= np.asarray(Image.open(out / mask)) > 0
     assert union.any()
 
-    sheet = make_contact_sheet(out, n=1, dataset="PhantomCT", seed=5, size=256)
-    tile = _arr(sheet)[GAP:GAP + 256, GAP:GAP + 256]
+    sheet = make_contact_sheet(out, n=1, dataset="PhantomCT", seed=5, size=max(x, y))
+    tile = _arr(sheet)[GAP:GAP + y, GAP:GAP + x]
     coloured = (tile[..., 0] != tile[..., 1]) | (tile[..., 1] != tile[..., 2])
     assert coloured[union].mean() > 0.9          # fills cover the masks
     assert coloured[~union].mean() < 0.1         # elsewhere only the labels

@@ -32,29 +32,21 @@ from typing import Callable, Dict, Tuple
 import nibabel as nib
 import numpy as np
 import pytest
+
+from conftest import REQUIRE_SHARED, SHARED_DATA
 from nibabel.testing import data_path as NIBABEL_DATA
 from PIL import Image
 
 from helpers import assert_output_equals_reference, blob_labels, read_png, save_nifti
 from reference_pipeline import convert_case_ref
-from samed2d_fast import InputError, cli, convert_case, output, pipeline
+from samed2d_fast import InputError, cli, convert_case, output, pipeline, runner
 from samed2d_fast.datasets import CaseSpec
 from samed2d_fast.executors import plan_by_memory
 from samed2d_fast.headers import PEAK_FACTOR, decoded_bytes
 from samed2d_fast.instances import slice_instances_raw
 
-try:  # where the run (and its memory planning) lives
-    from samed2d_fast import runner
-except ImportError:  # pragma: no cover - older layout: all of it in cli
-    runner = None
 
-
-def _shared_data() -> Path:  # as conftest.py finds it; builders below fall back to noise without it
-    env = os.environ.get("SAMED2D_SHARED")
-    return Path(env) / "data" if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-REAL_CT = _shared_data() / "totalsegmentator_ct"
+REAL_CT = SHARED_DATA / "totalsegmentator_ct"  # builders below fall back to noise without it (not in CI)
 SHAPE = (12, 12, 12)
 LABELS = {"background": 0, "organ": 1, "tumour": 2, "vessel": 3}
 META = {"channel_names": {"0": "CT"}, "labels": LABELS}
@@ -241,6 +233,8 @@ def _truncated(which: str):
         if REAL_CT.is_dir():  # real .nii.gz files, cut in half
             shutil.copyfile(REAL_CT / "imagesTr" / "example_0000.nii.gz", image)
             shutil.copyfile(REAL_CT / "labelsTr" / "example.nii.gz", label)
+        elif REQUIRE_SHARED:
+            pytest.fail(f"real test data not found at {REAL_CT}; SAMED2D_REQUIRE_SHARED=1 requires it", pytrace=False)
         else:
             save_nifti(image, rng.normal(size=(40, 40, 40)).astype(np.float32))
             save_nifti(label, blob_labels((40, 40, 40), 3, rng))
@@ -516,10 +510,7 @@ def test_case_too_big_for_memory_fails_and_the_run_goes_on(box, monkeypatch):
     good_label(label, rng, (40, 40, 40))
     write_good_nifti(src, "c_small", rng)
     (src / "dataset.json").write_text(json.dumps(META), encoding="utf-8")
-    patched = [m for m in (runner, cli) if m is not None and hasattr(m, "available_memory")]
-    assert patched, "no available_memory() to patch in samed2d_fast.runner or .cli"
-    for module in patched:  # the small cases need ~16 kB
-        monkeypatch.setattr(module, "available_memory", lambda: 100_000)
+    monkeypatch.setattr(runner, "available_memory", lambda: 100_000)  # the small cases need ~16 kB
     before = box.listing()
     code, stdout, stderr = run_cli("convert", src, box.out, "-j", "1", "--no-progress")
     assert code == 1, stdout + stderr

@@ -2,9 +2,13 @@
 
 Issue #3: "A run killed at any moment and resumed ends with output byte-identical to a run
 that was never interrupted." The run is a real process group (``-j 2``: the parent and its
-workers; and ``-j 1``), killed as a whole once OUT/images holds files, after a random delay.
-The number of ``-j 2`` trials comes from SAMED2D_KILL_TRIALS (default 3); the random delays
-from SAMED2D_KILL_SEED (default: a fresh seed, printed in every failure message).
+workers; and ``-j 1``), killed as a whole at a moment drawn over the whole run, from the
+start of the process (interpreter start-up, state creation, planning included) to the
+measured end of an uninterrupted run. Every trial asserts that its kill landed (the run was
+still going: exit status -SIGKILL); a run that finished first is run again with a moment
+drawn within the time it took. The number of ``-j 2`` trials comes from SAMED2D_KILL_TRIALS
+(default 3); the random moments from SAMED2D_KILL_SEED (default: a fresh seed, printed in
+every failure message).
 """
 
 from __future__ import annotations
@@ -12,22 +16,26 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import blob_labels, save_nifti
+from helpers import LOCKS, blob_labels, save_nifti
 from samed2d_fast import cli
 from samed2d_fast.phantom import make_colour_phantom
 
 KILL_TRIALS = int(os.environ.get("SAMED2D_KILL_TRIALS", "3"))
 SEED = int(os.environ.get("SAMED2D_KILL_SEED", str(random.SystemRandom().randrange(2**31))))
+ATTEMPTS = 4  # runs that may finish before their kill, per trial, before the trial fails
+LOG = "run.log"  # a killed run's stderr, beside its OUT
 # Both data sets get one modality tag (a 2D folder needs --modality, which applies to every SRC).
 OPTIONS = ["--modality", "ct_00", "--consolidate", "union", "--no-progress"]
 
@@ -67,7 +75,18 @@ def command(sources, out: Path, workers: int, *extra) -> list:
 
 
 def tree(root: Path) -> dict:
-    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
+    """Every folder and file under root, but the locks (a resumed run took over the killed one's)."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))
+            if not str(p.relative_to(root)).startswith(LOCKS)}
+
+
+def timed_run(sources, out: Path, workers: int) -> float:
+    """An uninterrupted run; seconds from starting its process to its exit."""
+    start = time.monotonic()
+    proc = subprocess.run(command(sources, out, workers), capture_output=True, text=True, timeout=300)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    return seconds
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +94,25 @@ def reference(sources, tmp_path_factory) -> dict:
     """An uninterrupted run. OUT has the same folder name as the killed runs' OUT (the split
     files' paths start with it), in another parent."""
     out = tmp_path_factory.mktemp("reference") / "out"
-    proc = subprocess.run(command(sources, out, 2), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    timed_run(sources, out, 2)
     ref = tree(out)
     release = json.loads(ref["SAMed2D_v1.json"])
     assert len(release) > 300, "the reference run is too small to be interrupted"
     mapping = json.loads(ref["SAMed2D_v1_class_mapping_id.json"])
     assert any(name.startswith("union_") for name in mapping["SynCT"]), "no union class to rename"
     return ref
+
+
+@pytest.fixture(scope="module")
+def run_seconds(sources, reference, tmp_path_factory) -> dict:
+    """-j -> seconds an uninterrupted run takes from process start to exit (the span kill
+    moments are drawn from); each of these runs also ends with the reference's bytes."""
+    seconds = {}
+    for workers in (1, 2):
+        out = tmp_path_factory.mktemp(f"timed{workers}") / "out"
+        seconds[workers] = timed_run(sources, out, workers)
+        assert tree(out) == reference, f"-j {workers} differs from the reference run"
+    return seconds
 
 
 def _images_written(out: Path) -> bool:
@@ -92,24 +122,31 @@ def _images_written(out: Path) -> bool:
         return False
 
 
-def kill_at_random(sources, out: Path, workers: int, delay: float, log: Path, ready=_images_written,
-                   sig=signal.SIGKILL, extra=()) -> bool:
-    """Starts a run in its own process group, waits until ``ready(out)`` (by default: OUT/images
-    holds a file), sleeps ``delay`` and sends ``sig`` to the whole group. True when the run was
-    stopped by it, False when it had already finished."""
+def kill_at(sources, out: Path, workers: int, delay: float, log: Path,
+            ready: Optional[Callable[[Path], bool]] = None, sig=signal.SIGKILL, extra=()) -> Tuple[bool, float]:
+    """Starts a run in its own process group and sends ``sig`` to the whole group ``delay``
+    seconds after the process started, or, given ``ready``, after ``ready(out)`` first held.
+    Returns (landed, seconds): landed when the signal stopped the run (it was still going);
+    otherwise seconds is how long after that origin the run had finished by itself."""
     with open(log, "wb") as err:
+        origin = time.monotonic()
         proc = subprocess.Popen(command(sources, out, workers, *extra), stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=True)
         try:
-            deadline = time.monotonic() + 120
-            while proc.poll() is None and not ready(out):
-                assert time.monotonic() < deadline, "the run wrote no image within 120 s"
-                time.sleep(0.005)
-            time.sleep(delay)
+            if ready is not None:
+                deadline = origin + 120
+                while proc.poll() is None and not ready(out):
+                    assert time.monotonic() < deadline, f"{ready.__name__} never held within 120 s"
+                    time.sleep(0.005)
+                origin = time.monotonic()
             try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
+                proc.wait(timeout=max(0.0, origin + delay - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:  # the whole group ended in between
+                    pass
+            finished_after = time.monotonic() - origin
             proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
@@ -123,26 +160,35 @@ def kill_at_random(sources, out: Path, workers: int, delay: float, log: Path, re
         time.sleep(0.01)
     else:
         pytest.fail("processes of the killed run are still alive")
-    if sig == signal.SIGINT:  # Ctrl-C: the command's own exit status
-        return proc.returncode == 130
-    return proc.returncode == -sig
+    # Ctrl-C ends with the command's own exit status
+    landed = proc.returncode == (130 if sig == signal.SIGINT else -sig)
+    return landed, finished_after
 
 
-def kill_and_resume(sources, reference, tmp_path: Path, workers: int, trial: int, max_delay: float,
-                    ready=_images_written) -> None:
-    rng = random.Random(SEED * 1000 + 10 * trial + workers)
-    where = f"(SAMED2D_KILL_SEED={SEED}, -j {workers}, trial {trial})"
-    for attempt in range(4):
-        delay = rng.uniform(0.0, max_delay / (2**attempt))
+def killed_run(sources, tmp_path: Path, workers: int, rng: random.Random, span: float, where: str,
+               ready=None, sig=signal.SIGKILL, extra=(), start_from: Optional[Path] = None) -> Tuple[Path, str]:
+    """A run (on a copy of ``start_from``, when given and made) stopped by ``sig`` at a moment drawn
+    uniformly over ``span`` seconds (from process start, or from ``ready``). A run that
+    finished first is run again, the moment drawn within the time it took. Returns its OUT
+    (its stderr in OUT's parent, file LOG) and a description of the kill for failure
+    messages; fails when no kill landed."""
+    for attempt in range(ATTEMPTS):
         out = tmp_path / f"attempt{attempt}" / "out"
-        killed = kill_at_random(sources, out, workers, delay, tmp_path / f"attempt{attempt}.log", ready)
-        if killed:
-            break
-    else:
-        pytest.fail(f"the run always finished before it could be killed {where}")
-    where = f"{where[:-1]}, killed {delay:.3f} s after {ready.__name__})"
-    # Without --resume, the interrupted OUT is refused.
-    assert cli.main(["convert", *map(str, sources), str(out), *OPTIONS, "-j", "1"]) == 2
+        out.parent.mkdir(parents=True)
+        if start_from is not None and start_from.exists():  # an early kill may leave no OUT at all
+            shutil.copytree(start_from, out, symlinks=True)
+        delay = rng.uniform(0.0, span)
+        origin = "process start" if ready is None else ready.__name__
+        landed, finished_after = kill_at(sources, out, workers, delay, out.parent / LOG, ready, sig, extra)
+        if landed:
+            return out, f"{where[:-1]}, killed {delay:.3f} s after {origin})"
+        span = min(span, finished_after)
+    pytest.fail(f"{ATTEMPTS} runs finished before their kill {where}")
+
+
+def resume_and_compare(sources, reference, out: Path, workers: int, where: str) -> None:
+    if _images_written(out):  # an interrupted output is refused without --resume
+        assert cli.main(["convert", *map(str, sources), str(out), *OPTIONS, "-j", "1"]) == 2, where
     proc = subprocess.run(command(sources, out, workers, "--resume"), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"resume failed {where}: {proc.stderr}"
     got = tree(out)
@@ -152,17 +198,20 @@ def kill_and_resume(sources, reference, tmp_path: Path, workers: int, trial: int
     assert differ == [], f"files that differ from the uninterrupted run {where}: {differ[:10]}"
 
 
-# Delays span a whole run after its first image (0.7 to 1.3 s on two cores), so kills land in conversion, in the final renaming of union classes and in the
-# writing of the JSON files; a run that finished first is retried with a shorter delay.
+def kill_and_resume(sources, reference, tmp_path: Path, workers: int, trial: int, span: float, ready=None) -> None:
+    rng = random.Random(SEED * 1000 + 10 * trial + workers)
+    where = f"(SAMED2D_KILL_SEED={SEED}, -j {workers}, trial {trial})"
+    out, where = killed_run(sources, tmp_path, workers, rng, span, where, ready)
+    resume_and_compare(sources, reference, out, workers, where)
 
 
 @pytest.mark.parametrize("trial", range(KILL_TRIALS))
-def test_kill_and_resume_two_workers(sources, reference, tmp_path, trial):
-    kill_and_resume(sources, reference, tmp_path, workers=2, trial=trial, max_delay=1.0)
+def test_kill_and_resume_two_workers(sources, reference, run_seconds, tmp_path, trial):
+    kill_and_resume(sources, reference, tmp_path, workers=2, trial=trial, span=run_seconds[2])
 
 
-def test_kill_and_resume_single_process(sources, reference, tmp_path):
-    kill_and_resume(sources, reference, tmp_path, workers=1, trial=0, max_delay=1.0)
+def test_kill_and_resume_single_process(sources, reference, run_seconds, tmp_path):
+    kill_and_resume(sources, reference, tmp_path, workers=1, trial=0, span=run_seconds[1])
 
 
 def test_kill_while_the_metadata_is_written(sources, reference, tmp_path):
@@ -176,39 +225,33 @@ def test_kill_while_the_metadata_is_written(sources, reference, tmp_path):
         except FileNotFoundError:
             return False
 
-    kill_and_resume(sources, reference, tmp_path, workers=1, trial=1, max_delay=0.08, ready=all_masks_written)
+    kill_and_resume(sources, reference, tmp_path, workers=1, trial=1, span=0.08, ready=all_masks_written)
 
 
 def test_ctrl_c_then_resume(sources, reference, tmp_path):
-    """Ctrl-C (SIGINT to the foreground process group, parent and workers): exit status 130
-    with a message naming --resume, then --resume ends with the uninterrupted bytes."""
-    rng = random.Random(SEED + 3)
-    for attempt in range(4):
-        out = tmp_path / f"attempt{attempt}" / "out"
-        log = tmp_path / f"attempt{attempt}.log"
-        if kill_at_random(sources, out, 2, rng.uniform(0.0, 0.8 / 2**attempt), log, sig=signal.SIGINT):
-            break
-    else:
-        pytest.fail(f"the run always finished before Ctrl-C (SAMED2D_KILL_SEED={SEED})")
-    assert "--resume" in log.read_text()
+    """Ctrl-C (SIGINT to the foreground process group, parent and workers) once images are
+    being written (before the command's handler is in place Python itself would print a
+    traceback): exit status 130 with a message naming --resume, then --resume ends with the
+    uninterrupted bytes."""
+    where = f"(SAMED2D_KILL_SEED={SEED}, Ctrl-C)"
+    out, where = killed_run(sources, tmp_path, 2, random.Random(SEED + 3), 0.8, where, ready=_images_written,
+                            sig=signal.SIGINT)
+    assert "--resume" in (out.parent / LOG).read_text(), where
     proc = subprocess.run(command(sources, out, 2, "--resume"), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert tree(out) == reference
 
 
-def test_resume_twice_and_on_complete_output(sources, reference, tmp_path):
-    """Killed, resumed and killed again, resumed to the end; then --resume on the complete
-    OUT changes nothing."""
+def test_resume_twice_and_on_complete_output(sources, reference, run_seconds, tmp_path):
+    """Killed, resumed and killed again (both kills from the start of their process),
+    resumed to the end; then --resume on the complete OUT changes nothing."""
     rng = random.Random(SEED + 7)
-    out = tmp_path / "run" / "out"
-    if kill_at_random(sources, out, 1, rng.uniform(0.0, 0.5), tmp_path / "first.log"):
-        # the resumed run is killed as well, once it has converted something of its own
-        before = {p.name for p in (out / "images").iterdir()}
-        kill_at_random(sources, out, 2, rng.uniform(0.2, 1.2), tmp_path / "second.log",
-                       ready=lambda o: {p.name for p in (o / "images").iterdir()} != before, extra=["--resume"])
-    proc = subprocess.run(command(sources, out, 2, "--resume"), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert tree(out) == reference
+    where = f"(SAMED2D_KILL_SEED={SEED}, first run)"
+    first, _ = killed_run(sources, tmp_path / "first", 1, rng, run_seconds[1], where)
+    where = f"(SAMED2D_KILL_SEED={SEED}, resumed run)"
+    out, where = killed_run(sources, tmp_path / "second", 2, rng, run_seconds[2], where, extra=["--resume"],
+                            start_from=first)
+    resume_and_compare(sources, reference, out, 2, where)
     assert cli.main(["convert", *map(str, sources), str(out), *OPTIONS, "-j", "1", "--resume"]) == 0
     assert tree(out) == reference
 
@@ -247,8 +290,6 @@ def test_ctrl_c_prints_no_worker_traceback(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    if proc.returncode == 0:
-        pytest.skip("the run finished before Ctrl-C")
-    assert proc.returncode == 130
+    assert proc.returncode == 130, "the run finished before Ctrl-C"
     assert "--resume" in stderr
     assert "Traceback" not in stderr, stderr
