@@ -490,6 +490,8 @@ def test_case_over_a_workers_share_waits_to_run_alone(box):
     big = _spec("big", good_image(image, rng, (40, 40, 40)), good_label(label, rng, (40, 40, 40)))
     need_small, need_big = PEAK_FACTOR * decoded_bytes(small), PEAK_FACTOR * decoded_bytes(big)
     assert need_big == PEAK_FACTOR * 40**3 * (2 + 1)  # int16 image, uint8 labels, stored dtypes
+    # the release preset reads images as scaled float64 values: 8 bytes a voxel, labels as stored
+    assert PEAK_FACTOR * decoded_bytes(big, scaled=True) == PEAK_FACTOR * 40**3 * (8 + 1)
     available = 2 * need_big  # a worker's share (of 4) is half the big case's need
     assert need_small <= available // 4 < need_big
     plan = plan_by_memory([small, big], 4, available)

@@ -181,16 +181,17 @@ class MemoryPlan:
 
 
 def plan_by_memory(specs: List[CaseSpec], workers: int, available: int,
-                   max_voxels: int = DEFAULT_MAX_VOXELS) -> MemoryPlan:
+                   max_voxels: int = DEFAULT_MAX_VOXELS, scaled: bool = False) -> MemoryPlan:
     """A case whose decoded arrays (times the measured peak factor) do not fit in
     ``available / workers`` runs alone after the others; one that does not fit in
     ``available`` fails before anything is decoded. Headers that cannot be read,
-    or that claim more than ``max_voxels``, are left to the case itself to report."""
+    or that claim more than ``max_voxels``, are left to the case itself to report.
+    ``scaled``: the images are read as float64 values (``decoded_bytes``)."""
     plan = MemoryPlan([], [], {})
     share = available // max(workers, 1)
     for spec in specs:
         try:
-            need = PEAK_FACTOR * decoded_bytes(spec, max_voxels)
+            need = PEAK_FACTOR * decoded_bytes(spec, max_voxels, scaled)
         except Exception:
             need = 0
         if need > available:

@@ -82,14 +82,16 @@ def _open_2d_header(path) -> Image.Image:
 PEAK_FACTOR = 3
 
 
-def decoded_bytes(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS) -> int:
+def decoded_bytes(spec: CaseSpec, max_voxels: int = DEFAULT_MAX_VOXELS, scaled: bool = False) -> int:
     """Bytes of a case's decoded image channels and label map, from headers alone
-    (raises InputError for a file or header the case itself would refuse)."""
+    (raises InputError for a file or header the case itself would refuse). ``scaled``:
+    images are read as scaled float64 values (the release preset's per-slice formula)."""
     total = 0
     for path, is_label in [*((p, False) for p in spec.images), (spec.label, True)]:
         if is_nifti(path):
             img = load_nifti_header(path, max_voxels)
-            itemsize = img.get_data_dtype().itemsize if reads_stored_integers(img, is_label) else 8
+            stored = reads_stored_integers(img, is_label) and (is_label or not scaled)
+            itemsize = img.get_data_dtype().itemsize if stored else 8
             voxels = 1
             for n in img.shape:
                 voxels *= int(n)

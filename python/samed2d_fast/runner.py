@@ -291,7 +291,8 @@ def _run(todo: List[CaseSpec], out: Path, options: Options, engine: Engine, fail
     if engine.executor == "dask":
         yield from run_dask(todo, out, options, engine.workers, engine.scheduler, stop=stop)
         return
-    plan = plan_by_memory(todo, engine.workers, available_memory(), options.max_voxels)
+    plan = plan_by_memory(todo, engine.workers, available_memory(), options.max_voxels,
+                          scaled=options.normalization == "slice")
     for key, error in plan.too_big.items():
         yield CaseResult(key, None, error, 0.0)
         if fail_fast:
