@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import tarfile
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 from PIL import Image
 
 from helpers import LOCKS, tree_bytes, write_nnunet_folder
-from samed2d_fast import cli, ownership, webdataset
+from samed2d_fast import cli, ownership
 from samed2d_fast.lock import OutLock, WHOLE
 from samed2d_fast.phantom import make_colour_phantom
 from samed2d_fast.verify import verify_output
@@ -330,8 +331,6 @@ def test_24_split_files_of_a_packed_output_name_shard_members(src, tmp_path):
     test = json.loads((out / "label2image_test.json").read_text())
     members = {}
     for shard in (out / "webdataset").glob("shard-*.tar"):
-        import tarfile
-
         with tarfile.open(shard) as tar:
             members.update({f"out/webdataset/{shard.name}/{m.name}": m for m in tar.getmembers()})
     named = set(train) | {m for ms in train.values() for m in ms} | set(test) | set(test.values())
@@ -463,12 +462,19 @@ def test_7_verify_deep_finds_a_record_of_other_settings(src, tmp_path):
     assert any("but OUT was started with grey images" in p for p in verify_output(out, deep=True))
 
 
-def test_8_two_sources_with_one_name_and_other_classes(tmp_path, capsys):
+@pytest.fixture
+def two_livers(tmp_path):
+    """A/Liver and B/Liver: one data set name, label 1 called kidney in one and liver in the other."""
     a = write_nnunet_folder(tmp_path / "A" / "Liver", n_cases=1, seed=1)
     b = write_nnunet_folder(tmp_path / "B" / "Liver", n_cases=1, seed=2)
     meta = json.loads((b / "dataset.json").read_text())
     meta["labels"] = {"background": 0, "liver": 1, "tumour": 2, "cyst": 3}
     (b / "dataset.json").write_text(json.dumps(meta))
+    return a, b
+
+
+def test_8_two_sources_with_one_name_and_other_classes(two_livers, tmp_path, capsys):
+    a, b = two_livers
     out = tmp_path / "out"
     assert convert(a, b, out) == 2
     line = error_line(capsys)
@@ -482,12 +488,8 @@ def test_8_two_sources_with_one_name_and_other_classes(tmp_path, capsys):
     assert str(a) in line and str(b) in line
 
 
-def test_8_a_renamed_data_set_converts(tmp_path, capsys):
-    a = write_nnunet_folder(tmp_path / "A" / "Liver", n_cases=1, seed=1)
-    b = write_nnunet_folder(tmp_path / "B" / "Liver", n_cases=1, seed=2)
-    meta = json.loads((b / "dataset.json").read_text())
-    meta["labels"] = {"background": 0, "liver": 1, "tumour": 2, "cyst": 3}
-    (b / "dataset.json").write_text(json.dumps(meta))
+def test_8_a_renamed_data_set_converts(two_livers, tmp_path):
+    a, b = two_livers
     out = tmp_path / "out"
     assert convert(a, b, out, "--dataset", "LiverA", "--dataset", "LiverB") == 0
     mapping = json.loads((out / "SAMed2D_v1_class_mapping_id.json").read_text())

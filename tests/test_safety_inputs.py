@@ -115,11 +115,13 @@ def read_label(path: Path) -> np.ndarray:
 
 # ---- running ----------------------------------------------------------------------------------
 
+# Linux keeps a process's peak RSS across exec, and this child is forked from pytest, which
+# grows to hundreds of MB over a whole suite: so the child, small itself, runs the command in
+# a grandchild and reports the peak of its children (the command and its workers) only.
 _CHILD = """
-import resource, sys
-from samed2d_fast import cli
-status = cli.main(sys.argv[1:])
-peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+import resource, subprocess, sys
+status = subprocess.call([sys.executable, "-m", "samed2d_fast", *sys.argv[1:]])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(f"PEAK_RSS_KB {peak}", file=sys.stderr)
 sys.exit(status)
 """
