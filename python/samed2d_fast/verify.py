@@ -15,7 +15,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from PIL import Image
