@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from . import ownership, webdataset
 from .datasets import CaseSpec, Dataset, decide_binary, name_collisions
@@ -26,6 +26,7 @@ from .naming import clean_field
 from .output import write_json
 from .printable import printable
 from .progress import Progress
+from .record import CaseRecord
 from .settings import (
     SettingsError,
     check_datasets,
@@ -160,10 +161,11 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool, shard: Shard) -> No
     webdataset.recover(out)
 
 
-def repair(out: Path, owns) -> List[str]:
+def repair(out: Path, owns) -> Tuple[List[str], List[CaseRecord]]:
     """Makes the state true before cases run: a record whose files are missing (removed by
     hand, or an output damaged otherwise) is removed, and the files of every case of this
-    run that started but has no record (killed half-way) go. Returns the removed records' keys."""
+    run that started but has no record (killed half-way) go. Returns the removed records'
+    keys and the records that stay."""
     records = load_records(out)
     present = {sub: set(os.listdir(out / sub)) if (out / sub).is_dir() else set() for sub in ("images", "masks")}
     packed = webdataset.packed_keys(out)
@@ -175,7 +177,7 @@ def repair(out: Path, owns) -> List[str]:
     partial = {p for key, prefixes in ownership.load_started(out).items() if owns(key) and key not in done
                for p in prefixes}
     ownership.remove_case_files(out, partial)
-    return broken
+    return broken, [r for r in records if r.split_key in done]
 
 
 def _complete(rec, present, packed, renames) -> bool:
@@ -232,7 +234,7 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
     if note:
         print(note)
     fix_datasets(out, entries)
-    broken = repair(out, shard.owns)
+    broken, kept = repair(out, shard.owns)
     if broken:
         print(f"{len(broken)} case(s) recorded before have files missing and are converted again")
     for key in load_failures(out):  # every case without a record is tried again now
@@ -245,7 +247,7 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
     specs = [spec for ds in datasets for spec in ds.cases if shard.owns(spec.key) and spec.key not in failed_now]
     for key, group in name_collisions(specs, webdataset_keys=output.kind == "webdataset").items():
         failed_now[key] = f"{' and '.join(s.images[0] for s in group)}: case names collide as {key!r}"
-    records = {r.split_key: r for r in load_records(out)}
+    records = {r.split_key: r for r in kept}
     for spec in specs:
         other = records.get(spec.key)
         if other is not None and _realpaths(other.sources) != _realpaths([*spec.images, spec.label]):
@@ -383,8 +385,8 @@ def merge(out: Path, test_fraction: Optional[float] = None, partial: bool = Fals
                 raise RunError(f"{out}: an interrupted --overwrite left this output half cleared; "
                                f"run a convert without shards on it")
             webdataset.recover(out)
-            broken = repair(out, lambda key: True)
-            missing = missing_cases(out, load_failures(out), load_records(out))
+            broken, kept = repair(out, lambda key: True)
+            missing = missing_cases(out, load_failures(out), kept)
             if missing and not partial:
                 raise RunError(_missing_message(out, missing, broken))
             summary, failures = finish(out, test_fraction)
