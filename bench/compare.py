@@ -37,7 +37,8 @@ from reference import normalize_ref, slice_instances_ref  # noqa: E402
 
 import samed2d_fast  # noqa: E402
 from samed2d_fast import _core, cli  # noqa: E402
-from samed2d_fast import io as sio  # noqa: E402
+from samed2d_fast.inputs import nifti as sio  # noqa: E402
+from samed2d_fast.inputs.volume import check_same_grid  # noqa: E402
 from samed2d_fast.instances import slice_instances_raw  # noqa: E402
 from samed2d_fast.output import encode_mask_png, encode_png, write_atomic  # noqa: E402
 from samed2d_fast.slicing import iter_display_slices, kept_axes  # noqa: E402
@@ -284,7 +285,7 @@ def ours_by_stage(image_path, label_path, out: Path) -> dict:
     image_header, label_header = sio.load_nifti_header(image_path), sio.load_nifti_header(label_path)
     label = sio.label_volume(label_header, label_path)
     volume = sio.image_volume(image_header, image_path)
-    sio.check_same_grid(volume, label)
+    check_same_grid(volume, label)
     labels = label.ras()
     t1 = clock()
     image = volume.ras(samed2d_fast.normalize(volume.data))

@@ -300,7 +300,7 @@ def test_gzip_read_path_equals_nibabel(tmp_path, variant):
     """.nii.gz volumes are decompressed in one call and viewed in place: same voxels as nibabel."""
     import gzip
 
-    from samed2d_fast import io as sio
+    from samed2d_fast.inputs import nifti as sio
 
     rng = np.random.default_rng(21)
     data = rng.integers(-500, 1500, (13, 11, 7)).astype(">i2" if variant == "big_endian" else np.int16)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import blob_labels, case_that_kills_its_worker, save_nifti
-from samed2d_fast.datasets import CaseSpec
-from samed2d_fast.executors import Options, run_local
+from samed2d_fast.inputs import CaseSpec
+from samed2d_fast.executors import run_local
+from samed2d_fast.options import Options
 
 
 def _specs(tmp_path, names):

@@ -40,7 +40,7 @@ from PIL import Image
 from helpers import assert_output_equals_reference, blob_labels, read_png, save_nifti
 from reference_pipeline import convert_case_ref
 from samed2d_fast import InputError, cli, convert_case, output, pipeline, runner
-from samed2d_fast.datasets import CaseSpec
+from samed2d_fast.inputs import CaseSpec
 from samed2d_fast.executors import plan_by_memory
 from samed2d_fast.headers import PEAK_FACTOR, decoded_bytes
 from samed2d_fast.instances import slice_instances_raw

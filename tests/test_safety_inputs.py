@@ -31,7 +31,7 @@ from PIL import Image
 
 from helpers import blob_labels, save_nifti, tree_bytes, write_nnunet_folder
 from samed2d_fast import InputError, convert_case, output
-from samed2d_fast import io as sio
+from samed2d_fast.inputs import nifti as sio
 from samed2d_fast.datasets import CaseSpec
 from samed2d_fast.headers import PEAK_FACTOR, decoded_bytes
 
@@ -412,7 +412,7 @@ def test_12_complex_voxels_are_refused_from_the_header(tmp_path, monkeypatch, wh
     def decoded(*args):
         raise AssertionError("a voxel was decoded")
 
-    monkeypatch.setattr(sio, "_stored_array", decoded)
+    monkeypatch.setattr(sio, "stored_array", decoded)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(InputError) as info:

@@ -26,7 +26,6 @@ from PIL import Image
 from helpers import save_nifti
 from samed2d_fast import cli, datasets, headers
 from samed2d_fast.datasets import (
-    IMAGE_SUFFIXES,
     SKIP_DUPLICATE,
     SKIP_FOLDER,
     SKIP_HIDDEN,
@@ -37,7 +36,10 @@ from samed2d_fast.datasets import (
     find_dataset,
     find_globs,
 )
-from samed2d_fast.io import InputError
+from samed2d_fast.inputs import InputError
+from samed2d_fast.inputs.image2d import Image2D
+
+IMAGE_SUFFIXES = Image2D.suffixes
 from samed2d_fast.phantom import DEMO_CT_SHAPE, write_demo_dataset
 from samed2d_fast.printable import printable
 from samed2d_fast.slicing import kept_axes

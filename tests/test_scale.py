@@ -7,7 +7,8 @@ import pytest
 from helpers import LOCKS, kill_worker_on_first_try, tree_bytes, write_nnunet_folder
 from samed2d_fast import cli, runner
 from samed2d_fast.datasets import find_dataset
-from samed2d_fast.executors import Options, run_dask
+from samed2d_fast.executors import run_dask
+from samed2d_fast.options import Options
 
 
 @pytest.fixture(scope="module")

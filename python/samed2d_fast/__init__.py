@@ -6,7 +6,7 @@ The public API; everything else is private.
 __version__ = "0.1.0"  # first: modules of the package read it while it loads
 
 from .instances import Instance, slice_instances
-from .io import InputError
+from .inputs import InputError
 from .metadata import write_metadata
 from .normalize import normalize
 from .pipeline import convert_case

@@ -16,14 +16,18 @@ class ClassTable:
     A class's id comes from ``class_ids`` (by label value), else ``class_map``
     (by class name, as in a release class mapping), else, when neither is
     given, is the label value. A class a given mapping does not know is pending:
-    its id is handed out when the metadata is written.
+    its id is handed out when the metadata is written. ``undeclared`` names label
+    values that the data set does not declare (a label set's other class files,
+    SPEC section 8): their ids are pending too.
     """
 
     def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]],
-                 class_map: Optional[Mapping[str, int]] = None):
+                 class_map: Optional[Mapping[str, int]] = None, undeclared: Optional[Mapping[int, str]] = None):
         class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
         counts = Counter(class_names.values())
         self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
+        self._undeclared = {int(v): str(n) for v, n in (undeclared or {}).items()}
+        self._names.update(self._undeclared)
         self._ids = None if class_ids is None else {int(v): int(i) for v, i in class_ids.items()}
         self._map = None if class_map is None else {str(n): int(i) for n, i in class_map.items()}
         self.ignored = sorted(v for v, n in class_names.items() if n == IGNORE)
@@ -40,6 +44,8 @@ class ClassTable:
         return self._names.get(value, f"label_{value}")
 
     def field(self, value: int) -> str:
+        if value in self._undeclared:
+            return self.field_of_name(self.name(value))
         if self._ids is not None and value in self._ids:
             return format_class_id(self._ids[value])
         return self.field_of_name(self.name(value), default=value)

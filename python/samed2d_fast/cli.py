@@ -20,9 +20,9 @@ from .datasets import (
     name_collisions,
     option_modality_tags,
 )
-from .executors import Options
+from .options import Options
 from .headers import check_case
-from .io import DEFAULT_MAX_VOXELS
+from .inputs import DEFAULT_MAX_VOXELS
 from .printable import printable
 from .webdataset import parse_size
 

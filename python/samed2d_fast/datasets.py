@@ -19,14 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from PIL import Image
-
-from . import io
-from .naming import clean_field
-from .pipeline import case_name_of, is_nifti
-
-# 2D files read with Pillow (SPEC section 1); a file of several frames gives its first.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+from .inputs import (
+    DATA_FILE_SUFFIXES,
+    DEFAULT_MAX_VOXELS,
+    FORMATS,
+    CaseSpec,
+    InputError,
+    case_key,
+    case_name_of,
+    check_file,
+    format_of,
+    read_header,
+)
+from .inputs.image2d import Image2D
+from .inputs.labels import is_binary_mask
 _CHANNEL_SUFFIX = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 # Channel names of dataset.json (and --modality words) -> release modality tags.
@@ -51,6 +57,8 @@ SKIP_HIDDEN = "hidden file (name begins with a dot)"
 SKIP_FOLDER = "folder (sub-folders are not searched)"
 SKIP_NOT_INPUT = "not an image or volume file"
 SKIP_NOT_2D = "not a 2D image file"
+SKIP_DATA_FILE = "data file of a header file (.hdr, .mhd): read through it"
+SKIP_NOT_CASE = "folder that is not a case (no image of the layout)"
 SKIP_LABEL_ALONE = "label without an image"
 SKIP_UNUSED_LABELS = "labels/ not read (masks/ is)"
 SKIP_DUPLICATE = "duplicate of an earlier case (same real path)"
@@ -93,31 +101,6 @@ def option_modality_tags(words: Sequence[str]) -> List[str]:
     return tags
 
 
-def case_key(dataset: str, case: str) -> str:
-    """The key of a case in OUT's state and in failures.json."""
-    return f"{clean_field(dataset)}--{clean_field(case)}"
-
-
-@dataclass
-class CaseSpec:
-    """One case to convert: inputs, names and options that vary per data set."""
-
-    dataset: str
-    case: str
-    images: Tuple[str, ...]
-    label: str
-    modality: Tuple[str, ...]           # one tag per channel (or one tag for all)
-    class_names: Dict[int, str] = field(default_factory=dict)
-    binary: Optional[bool] = None
-
-    @property
-    def key(self) -> str:
-        return case_key(self.dataset, self.case)
-
-    def modality_arg(self):
-        return self.modality[0] if len(self.modality) == 1 else list(self.modality)
-
-
 @dataclass
 class Dataset:
     """The cases of one SRC, and every file of it that is not a case's, with the reason.
@@ -145,12 +128,17 @@ class Dataset:
     failed: Dict[str, str] = field(default_factory=dict)
 
 
-def _is_input(path) -> bool:
-    return is_nifti(path) or _is_2d(path)
+def _is_input(name: str) -> bool:
+    """A file name of any format (a DICOM series is a folder: not found in these layouts)."""
+    return any(fmt.suffixes and fmt.matches(name) for fmt in FORMATS)
 
 
-def _is_2d(path) -> bool:
-    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_SUFFIXES
+def _is_2d(name: str) -> bool:
+    return isinstance(format_of(name), Image2D)
+
+
+def _is_data_file(name: str) -> bool:
+    return name.lower().endswith(DATA_FILE_SUFFIXES)
 
 
 def _skip(skipped: Dict[str, List[str]], reason: str, paths: Sequence) -> None:
@@ -174,6 +162,8 @@ def _list_inputs(folder: Path, accepts: Callable[[str], bool], other: str,
             _skip(skipped, SKIP_HIDDEN, [path])
         elif accepts(entry.name):  # a folder named x.nii.gz too: its case fails, naming it
             inputs.append(path)
+        elif _is_data_file(entry.name) and not entry.is_dir():
+            _skip(skipped, SKIP_DATA_FILE, [path])
         elif entry.is_dir():
             _skip(skipped, SKIP_FOLDER, [path])
         else:
@@ -218,13 +208,11 @@ def _frame_warnings(cases: Sequence[CaseSpec]) -> List[str]:
     that cannot be opened is left for its case to report."""
     warnings = []
     for spec in cases:
-        for path in (*spec.images, spec.label):
-            if is_nifti(path):
+        for path in spec.sources:
+            if not _is_2d(path):
                 continue
             try:
-                io.check_file(path)
-                with Image.open(path) as im:
-                    frames = int(getattr(im, "n_frames", 1))
+                frames = read_header(path, DEFAULT_MAX_VOXELS).frames
             except Exception:  # the case reports it with the reader's message
                 continue
             if frames > 1:
@@ -243,9 +231,9 @@ def _finish(dataset: Dataset) -> Dataset:
 def read_json(path) -> object:
     """A JSON file's value; every reason it cannot be read is one line naming the file."""
     try:
-        io.check_file(path)
+        check_file(path)
         raw = Path(path).read_bytes()
-    except io.InputError as exc:
+    except InputError as exc:
         raise DatasetError(str(exc)) from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
@@ -556,15 +544,18 @@ def decide_binary(dataset: Dataset) -> None:
     Decodes every mask once (2D masks are small); a mask that cannot be read
     is left for its case to report.
     """
-    if not dataset.cases or is_nifti(dataset.cases[0].label):
+    if not dataset.cases or dataset.cases[0].is_label_set:
         return
     binary = True
     for spec in dataset.cases:
         try:
-            values = io.read_2d_label(spec.label, binary=False)
-        except io.InputError:
+            header = read_header(spec.label, DEFAULT_MAX_VOXELS)
+            if header.is_volume:
+                return
+            values = header.fmt.read_label_2d(header, False)
+        except InputError:
             continue
-        if not io.is_binary_mask(values) and values.any():
+        if not is_binary_mask(values) and values.any():
             binary = False
             break
     for spec in dataset.cases:

@@ -18,37 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Deque, Dict, Iterator, List, Optional
 
-from .datasets import CaseSpec
 from .headers import PEAK_FACTOR, decoded_bytes
-from .io import DEFAULT_MAX_VOXELS
-from .naming import clean_field
+from .inputs import DEFAULT_MAX_VOXELS, CaseSpec
+from .options import Options
 from .ownership import save_started
-from .pipeline import convert_case
+from .pipeline import convert_spec
 from .record import CaseRecord
 from .state import save_record
-
-
-@dataclass(frozen=True)
-class Options:
-    """Conversion options shared by every case of a run."""
-
-    connectivity: int = 8
-    consolidate: str = "outer"
-    keep_empty: bool = False
-    rgb: bool = False
-    threads: int = 1
-    max_voxels: int = DEFAULT_MAX_VOXELS
-    normalization: str = "volume"
-    class_map: Optional[Dict[str, Dict[str, int]]] = None  # data set -> class name -> id
-
-    def class_map_of(self, dataset: str) -> Optional[Dict[str, int]]:
-        """The class ids given for a data set (matched by its name, or its cleaned name)."""
-        if self.class_map is None:
-            return None
-        for name, ids in self.class_map.items():
-            if name == dataset or clean_field(name) == clean_field(dataset):
-                return ids
-        return {}
 
 
 @dataclass
@@ -63,31 +39,14 @@ def run_case(spec: CaseSpec, out_dir: Path, options: Options) -> CaseResult:
     """Converts one case and saves its record; any failure becomes an error line."""
     start = time.perf_counter()
     try:
-        record = convert_case(
-            list(spec.images) if len(spec.images) > 1 else spec.images[0],
-            spec.label,
-            out_dir,
-            dataset=spec.dataset,
-            modality=spec.modality_arg(),
-            case=spec.case,
-            class_names=spec.class_names,
-            binary=spec.binary,
-            connectivity=options.connectivity,
-            consolidate=options.consolidate,
-            keep_empty=options.keep_empty,
-            rgb=options.rgb,
-            threads=options.threads,
-            max_voxels=options.max_voxels,
-            normalization=options.normalization,
-            class_map=options.class_map_of(spec.dataset),
-            on_start=lambda prefixes: save_started(out_dir, spec.key, prefixes),
-        )
+        record = convert_spec(spec, out_dir, options,
+                              on_start=lambda prefixes: save_started(out_dir, spec.key, prefixes))
         # Real paths: a later run (another working folder) tells this case's sources from another's.
         record.sources = tuple(os.path.realpath(p) for p in record.sources)
         save_record(out_dir, spec.key, record)
     except Exception as exc:  # one case's failure must not stop the run
         message = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
-        if spec.label not in message and not any(p in message for p in spec.images):
+        if not any(p in message for p in spec.sources):
             message = f"{spec.images[0]}: {message}"
         return CaseResult(spec.key, None, message.splitlines()[0], time.perf_counter() - start)
     return CaseResult(spec.key, record, None, time.perf_counter() - start)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import List, NamedTuple
 
 SEPARATOR = "--"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -110,3 +110,11 @@ def mask_sort_key(path: str):
     field = name.class_field
     numeric = int(field) if field.isdigit() else float("inf")
     return (numeric, field, name.instance)
+
+
+def modality_fields(modality, channels: int, source) -> List[str]:
+    """The cleaned modality tag of each channel: one tag for all, or one per channel."""
+    tags = [modality] * channels if isinstance(modality, str) else list(modality)
+    if len(tags) != channels:
+        raise ValueError(f"{source}: {channels} channel(s) but {len(tags)} modality tag(s) given")
+    return [clean_field(t) for t in tags]

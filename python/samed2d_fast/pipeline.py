@@ -1,6 +1,6 @@
 """convert_case: one case from its input files to written PNGs and a record.
 
-    read -> normalise (whole volume, per channel) -> slice -> instances -> encode -> write
+    read (inputs/) -> normalise (whole volume, per channel) -> slice -> instances -> encode -> write
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ import os
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import io
-from .instances import instance_members, slice_instances_raw
 from .classes import ClassTable
+from .inputs import CaseSpec, InputError, case_headers, case_name_of, label_set, read_case
+from .inputs.files import DEFAULT_MAX_VOXELS
+from .instances import instance_members, slice_instances_raw
 from .naming import (
     DIM_SLICE_2D,
     case_prefix,
@@ -25,34 +26,13 @@ from .naming import (
     image_stem,
     mask_path,
     mask_sort_key,
+    modality_fields,
 )
 from .normalize import normalize, normalize_release
+from .options import Options
 from .output import encode_png, inside, write_atomic
 from .record import CaseRecord
 from .slicing import iter_display_slices, kept_axes
-
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
-NORMALIZATIONS = ("volume", "slice")
-
-
-def case_name_of(path) -> str:
-    """The file name without ``.nii.gz``/``.nii`` or its image extension."""
-    name = os.path.basename(os.fspath(path))
-    for suffix in NIFTI_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return os.path.splitext(name)[0]
-
-
-def is_nifti(path) -> bool:
-    return os.fspath(path).lower().endswith(NIFTI_SUFFIXES)
-
-
-def _modalities(modality: Union[str, Sequence[str]], channels: int, source) -> List[str]:
-    tags = [modality] * channels if isinstance(modality, str) else list(modality)
-    if len(tags) != channels:
-        raise ValueError(f"{source}: {channels} channel(s) but {len(tags)} modality tag(s) given")
-    return [clean_field(t) for t in tags]
 
 
 class _CaseWriter:
@@ -90,41 +70,61 @@ def convert_case(
     rgb: bool = False,
     binary: Optional[bool] = None,
     threads: int = 1,
-    max_voxels: int = io.DEFAULT_MAX_VOXELS,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
     normalization: str = "volume",
     class_map: Optional[Mapping[str, int]] = None,
+    overlap: str = "error",
+    series: Optional[str] = None,
     on_start: Optional[Callable[[List[str]], None]] = None,
 ) -> CaseRecord:
-    """Converts one case (NIfTI 3D/4D, or a 2D image) into PNGs under ``out_dir``.
+    """Converts one case into PNGs under ``out_dir`` and returns a CaseRecord of what was written.
 
-    Returns a CaseRecord of what was written. On any failure nothing of this
-    case stays in ``out_dir`` and the error names the file and the cause.
-    ``threads`` > 1 converts that many slices at once; the output is the same.
-    A NIfTI header claiming more than ``max_voxels`` voxels is refused before
-    anything is decoded. ``normalization="slice"`` is the release preset's
-    per-slice formula (SPEC section 7) instead of the paper's per-volume one.
-    ``class_map`` gives class ids by class name (a release class mapping).
-    ``on_start`` is called before the first file is written with the prefixes
-    (``{modality}--{dataset}--{case}--``) of every file the case may write.
+    ``image``: a file (NIfTI, Analyze, MetaImage, NRRD, DICOM, a 2D image), a DICOM series
+    folder, or a list of them (channels); ``series`` picks one series of a folder holding
+    several. ``label``: a label map in any of these formats, or a label set: a mapping
+    {class name: file or files} of binary masks (SPEC section 8), whose overlapping classes
+    fail the case unless ``overlap="separate"``. On any failure nothing of this case stays
+    in ``out_dir`` and the error names the file and the cause. ``threads`` > 1 converts
+    that many slices at once; the output is the same. A header claiming more than
+    ``max_voxels`` voxels is refused before anything is decoded. ``normalization="slice"``
+    is the release preset's per-slice formula (SPEC section 7). ``class_map`` gives class
+    ids by class name (a release class mapping). ``on_start`` is called before the first
+    file is written with the prefixes (``{modality}--{dataset}--{case}--``) of every file
+    the case may write.
     """
     paths = [image] if isinstance(image, (str, os.PathLike)) else list(image)
     if not paths:
         raise ValueError("convert_case: no image file given")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
-    per_slice = normalization == "slice"
-    table = ClassTable(class_names, class_ids, class_map)
-    dataset_field = clean_field(dataset)
-    case_field = clean_field(case if case is not None else case_name_of(paths[0]))
-    if all(is_nifti(p) for p in paths) and is_nifti(label):
-        images, labels, sources = _read_volume_case(paths, label, max_voxels, per_slice)
-    elif len(paths) == 1 and not is_nifti(paths[0]) and not is_nifti(label):
-        images, labels = _read_2d_case(paths[0], label, binary, per_slice)
-        sources = paths
+    labels = label_set(label) if isinstance(label, Mapping) else os.fspath(label)
+    spec = CaseSpec(dataset, case if case is not None else case_name_of(paths[0]), tuple(map(os.fspath, paths)),
+                    labels, (modality,) if isinstance(modality, str) else tuple(modality), dict(class_names or {}),
+                    binary, series)
+    options = Options(connectivity=connectivity, consolidate=consolidate, keep_empty=keep_empty, rgb=rgb,
+                      threads=threads, max_voxels=max_voxels, normalization=normalization, overlap=overlap,
+                      class_map=None if class_map is None else {dataset: dict(class_map)})
+    return convert_spec(spec, out_dir, options, class_ids=class_ids, on_start=on_start)
+
+
+def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Optional[Mapping[int, int]] = None,
+                 on_start: Optional[Callable[[List[str]], None]] = None) -> CaseRecord:
+    """``convert_case`` for a CaseSpec and the run's Options."""
+    per_slice = options.normalization == "slice"
+    dataset_field, case_field = clean_field(spec.dataset), clean_field(spec.case)
+    headers = case_headers(spec, options.max_voxels)
+    modalities = modality_fields(spec.modality_arg(), headers.channels, spec.images[0])
+    arrays = read_case(spec, headers, scaled=per_slice, threads=options.threads, overlap=options.overlap)
+    declared_names = set(spec.class_names.values())
+    table = ClassTable(spec.class_names, class_ids, options.class_map_of(spec.dataset),
+                       {v: n for n, v in arrays.set_values.items() if n not in declared_names})
+    images = [c.ras(c.data if per_slice else _normalised(c.data, c.path)) for c in arrays.channels]
+    sources = [c.path for c in arrays.channels]
+    if arrays.separate is None:
+        label_arrays, values = [_without_ignored(arrays.label, table)], None
     else:
-        raise io.InputError(f"{label}: image and label must both be NIfTI, or one 2D image and one 2D label")
-    labels = _without_ignored(labels, table)
-    modalities = _modalities(modality, len(images), paths[0])
+        kept = [(v, m) for v, m in arrays.separate if v not in table.ignored]
+        label_arrays, values = [m for _, m in kept], [v for v, _ in kept]
+        if not kept:  # every class ignored: slices without masks
+            label_arrays, values = [np.zeros(arrays.separate[0][1].shape, dtype=np.uint8)], None
     case_fields = [case_field] * len(images)
     if len(set(modalities)) < len(modalities):
         case_fields = [f"{case_field}_{c:04d}" for c in range(len(images))]
@@ -135,7 +135,7 @@ def convert_case(
     record = CaseRecord(
         dataset=dataset_field,
         case=case_field,
-        sources=tuple(os.fspath(p) for p in [*paths, label]),
+        sources=tuple(spec.sources),
         images={},
         mask_boxes={},
         classes={},
@@ -143,21 +143,22 @@ def convert_case(
         declared_max_id=table.declared_max_id,
     )
 
-    def convert_slice(slice_id, image_slices, label_slice):
+    def convert_slice(slice_id, image_slices, label_slices):
         """Encodes and writes one slice's image(s) and masks; returns what it wrote."""
-        raw = slice_instances_raw(label_slice, connectivity, consolidate, with_components=False, with_pngs=True)
-        if not raw["pngs"] and not keep_empty:
-            return {}, {}, {}
         classes: Dict[str, str] = {}
-        masks = _name_masks(raw, table, classes)
-        boxes = [[int(a), *map(int, b)] for a, b in zip(raw["area"], raw["bbox"])]
+        if values is None:
+            masks, boxes = _slice_masks(label_slices[0], options, table, classes)
+        else:
+            masks, boxes = _separate_slice_masks(label_slices, values, options, table, classes)
+        if not masks and not options.keep_empty:
+            return {}, {}, {}
         images: Dict[str, List[str]] = {}
         mask_boxes: Dict[str, List[List[int]]] = {}
         for c, pixels in enumerate(image_slices):
             stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
             if per_slice:
                 pixels = _normalised(pixels, sources[c], normalize_release)
-            if rgb and pixels.ndim == 2:
+            if options.rgb and pixels.ndim == 2:
                 pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
             writer.write(image_path(stem), encode_png(pixels))
             named = []
@@ -170,7 +171,8 @@ def convert_case(
         return images, mask_boxes, classes
 
     try:
-        for images_written, boxes_written, classes in _map_in_order(convert_slice, _slices(images, labels), threads):
+        for images_written, boxes_written, classes in _map_in_order(
+                convert_slice, _slices(images, label_arrays), options.threads):
             record.images.update(images_written)
             record.mask_boxes.update(boxes_written)
             record.classes.update(classes)
@@ -178,6 +180,43 @@ def convert_case(
         writer.discard()
         raise
     return record
+
+
+def _slice_masks(label_slice: np.ndarray, options: Options, table: ClassTable, classes: Dict[str, str]):
+    """((class field, instance number), PNG) and [area, box] of each mask of a label slice."""
+    raw = slice_instances_raw(label_slice, options.connectivity, options.consolidate,
+                              with_components=False, with_pngs=True)
+    masks = _name_masks(raw, table, classes)
+    return masks, [[int(a), *map(int, b)] for a, b in zip(raw["area"], raw["bbox"])]
+
+
+def _separate_slice_masks(mask_slices: Sequence[np.ndarray], values: Sequence[int], options: Options,
+                          table: ClassTable, classes: Dict[str, str]):
+    """The masks of a slice whose classes are converted separately (SPEC section 8): each
+    class as a label map of its own, consolidation off; the slice's masks ordered by the
+    lowest row-major index of their component, ties by class value, numbered per class."""
+    found = []
+    for value, mask in zip(values, mask_slices):
+        if not mask.any():
+            continue
+        labels = mask.astype(np.min_scalar_type(value)) * value
+        raw = slice_instances_raw(labels, options.connectivity, "off", with_components=True, with_pngs=True)
+        offsets, members = raw["member_offsets"], raw["member_components"]
+        for i, png in enumerate(raw["pngs"]):
+            r0, c0, _, c1 = (int(v) for v in raw["bbox"][i])
+            row = np.isin(raw["components"][r0, c0:c1], members[offsets[i]:offsets[i + 1]])
+            first = r0 * mask.shape[1] + c0 + int(np.argmax(row))
+            found.append((first, value, png, [int(raw["area"][i]), *map(int, raw["bbox"][i])]))
+    found.sort(key=lambda item: (item[0], item[1]))
+    counters: Counter = Counter()
+    masks, boxes = [], []
+    for _, value, png, box in found:
+        name, class_field = table.name(value), table.field(value)
+        classes[name] = class_field
+        masks.append(((class_field, counters[class_field]), png))
+        boxes.append(box)
+        counters[class_field] += 1
+    return masks, boxes
 
 
 def _map_in_order(fn, items: Iterable[tuple], threads: int) -> Iterator:
@@ -221,35 +260,7 @@ def _normalised(values: np.ndarray, source, method=normalize) -> np.ndarray:
     try:
         return method(values)
     except ValueError as exc:
-        raise io.InputError(f"{source}: {exc}") from None
-
-
-def _read_volume_case(paths, label, max_voxels, per_slice: bool):
-    """Channels as RAS+ views (normalised over their whole volume, or scaled float64
-    values when each slice is normalised on its own), the RAS+ label map, and the
-    source file of each channel. Every header is checked before any voxel is decoded.
-    """
-    headers = {p: io.load_nifti_header(p, max_voxels) for p in [*paths, label]}
-    lab = io.label_volume(headers[label], label)
-    images, sources = [], []
-    for path in paths:
-        vol = io.image_volume(headers[path], path, scaled=per_slice)
-        io.check_same_grid(vol, lab)
-        channels = [vol.data[..., c] for c in range(vol.data.shape[3])] if vol.data.ndim == 4 else [vol.data]
-        for stored in channels:
-            images.append(vol.ras(stored if per_slice else _normalised(stored, path)))
-            sources.append(path)
-    return images, lab.ras(), sources
-
-
-def _read_2d_case(image, label, binary, per_slice: bool):
-    pixels = io.read_2d_image(image)
-    labels = io.read_2d_label(label, binary=binary)
-    if labels.shape != pixels.shape[:2]:
-        raise io.InputError(
-            f"{label}: label size {labels.shape} differs from image size {pixels.shape[:2]} ({image})"
-        )
-    return [pixels if per_slice else _normalised(pixels, image)], labels
+        raise InputError(f"{source}: {exc}") from None
 
 
 def _without_ignored(labels: np.ndarray, table: ClassTable) -> np.ndarray:
@@ -258,11 +269,11 @@ def _without_ignored(labels: np.ndarray, table: ClassTable) -> np.ndarray:
     return np.where(np.isin(labels, table.ignored), 0, labels).astype(labels.dtype)
 
 
-def _slices(images: List[np.ndarray], labels: np.ndarray):
-    """(dim_slice_id, [image slice per channel], label slice) in SPEC order."""
-    if labels.ndim == 2:
+def _slices(images: List[np.ndarray], labels: List[np.ndarray]):
+    """(dim_slice_id, [image slice per channel], [label slice per label array]) in SPEC order."""
+    if labels[0].ndim == 2:
         yield DIM_SLICE_2D, images, labels
         return
-    for axis in kept_axes(labels.shape):
-        for index, (label_slice, *image_slices) in iter_display_slices([labels, *images], axis):
-            yield dim_slice_id(axis, index, labels.shape[axis]), image_slices, label_slice
+    for axis in kept_axes(labels[0].shape):
+        for index, slices in iter_display_slices([*labels, *images], axis):
+            yield dim_slice_id(axis, index, labels[0].shape[axis]), slices[len(labels):], slices[:len(labels)]

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from . import ownership, webdataset
-from .datasets import CaseSpec, Dataset, decide_binary, name_collisions
-from .executors import CaseResult, Options, plan_by_memory, run_dask, run_local
+from .datasets import Dataset, decide_binary, name_collisions
+from .executors import CaseResult, plan_by_memory, run_dask, run_local
 from .headers import available_memory
+from .inputs import CaseSpec
 from .lock import WHOLE, LockError, OutLock
 from .metadata import TEST_JSON, TRAIN_JSON, is_test_case, mask_names_in_force, write_metadata, write_split_files
 from .naming import clean_field
+from .options import Options
 from .output import write_json
 from .printable import printable
 from .progress import Progress

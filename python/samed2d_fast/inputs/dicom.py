@@ -1,0 +1,257 @@
+"""DICOM (SPEC section 8): a folder holding one series is a volume, read with SimpleITK's
+``ImageSeriesReader`` (GDCM sorts the slices by position and applies the rescale); a
+single-frame file is a 2D image whose stored values, rescale and photometry are read
+with pydicom; a multi-frame file with a position per frame is a volume (as an ITK
+format), a cine loop fails.
+
+Only headers are read before the run decodes: the series' files (which finding the
+series needs anyway) and a file's tags, never its pixel data.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import numpy as np
+
+from .base import Format, Header
+from .files import InputError, check_file, check_voxels, one_line
+from .itk import affine_of, header_of, itk_reason, sitk, values_of
+
+# Objects that carry segmentations but are not label maps (SOP class UIDs).
+_NOT_LABEL_MAPS = {"1.2.840.10008.5.1.4.1.1.66.4": "DICOM SEG", "1.2.840.10008.5.1.4.1.1.481.3": "RTSTRUCT"}
+SLICE_SPACING_TOLERANCE = 0.01   # a series' slice spacing may differ this much from its median
+
+
+def _not_a_label_map(path, sop_class: str, modality: str) -> Optional[str]:
+    kind = _NOT_LABEL_MAPS.get(sop_class) or (modality if modality in ("SEG", "RTSTRUCT") else None)
+    if kind:
+        return (f"{path}: a {kind} object, not an image or label map (convert it to a label map first, "
+                f"e.g. with dcmqi or rt-utils)")
+    return None
+
+
+def _pydicom():
+    import pydicom
+
+    return pydicom
+
+
+# ---- a folder of one series ------------------------------------------------------
+
+
+class _SeriesInfo:
+    """What ITK's reader information gives, for a series read from its files' headers."""
+
+    def __init__(self, first, count: int, slice_spacing: float, normal: np.ndarray):
+        self.first, self.count = first, count
+        self.slice_spacing, self.normal = slice_spacing, normal
+
+    def GetDimension(self):
+        return 3
+
+    def GetNumberOfComponents(self):
+        return self.first.GetNumberOfComponents()
+
+    def GetPixelID(self):
+        return self.first.GetPixelID()
+
+    def GetSize(self):
+        size = self.first.GetSize()
+        return (size[0], size[1], self.count)
+
+    def GetOrigin(self):
+        return self.first.GetOrigin()
+
+    def GetSpacing(self):
+        spacing = self.first.GetSpacing()
+        return (spacing[0], spacing[1], self.slice_spacing)
+
+    def GetDirection(self):
+        d = np.asarray(self.first.GetDirection(), dtype=np.float64).reshape(3, 3)
+        d[:, 2] = self.normal
+        return tuple(d.ravel())
+
+
+def _tag(reader, key: str) -> str:
+    return reader.GetMetaData(key).strip() if reader.HasMetaDataKey(key) else ""
+
+
+class DicomSeries(Format):
+    name = "DICOM series"
+
+    def matches(self, path) -> bool:
+        return os.path.isdir(path)
+
+    def case_name(self, path) -> str:
+        return os.path.basename(os.path.normpath(os.fspath(path)))
+
+    def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
+        folder = os.fspath(path)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot list the folder ({exc.strerror or exc})") from None
+        files = [n for n in names if os.path.isfile(os.path.join(folder, n))]
+        series_reader = sitk().ImageSeriesReader
+        uids = list(series_reader.GetGDCMSeriesIDs(folder))
+        if not uids:
+            raise InputError(f"{path}: no DICOM series in this folder ({len(files)} files, none readable as DICOM)")
+        counts = {uid: len(series_reader.GetGDCMSeriesFileNames(folder, uid)) for uid in uids}
+        if series is None and len(uids) > 1:
+            listed = ", ".join(f"{uid} ({counts[uid]} files)" for uid in uids)
+            raise InputError(f"{path}: {len(uids)} DICOM series in one folder: {listed}; name the one to convert "
+                             f"(series= in the API, a recipe's series field)")
+        uid = series if series is not None else uids[0]
+        if uid not in counts:
+            raise InputError(f"{path}: no DICOM series {uid} in this folder (it holds {', '.join(uids)})")
+        slices = list(series_reader.GetGDCMSeriesFileNames(folder, uid))
+        info = self._check_slices(path, slices)
+        header = header_of(path, self, info, max_voxels, native=slices)
+        skipped = len(files) - sum(counts.values())
+        header.description = f"DICOM series {uid}, {len(slices)} files" + (
+            f", {skipped} other files skipped (DICOMDIR or not DICOM)" if skipped else "")
+        return header
+
+    @staticmethod
+    def _check_slices(path, slices: List[str]) -> _SeriesInfo:
+        """Every slice's header: positions unique and evenly spaced, one rescale, no SEG."""
+        readers, positions, rescales = [], [], set()
+        for name in slices:
+            reader = sitk().ImageFileReader()
+            reader.SetFileName(name)
+            try:
+                reader.ReadImageInformation()
+            except RuntimeError as exc:
+                raise InputError(f"{name}: not a readable DICOM file ({itk_reason(exc)})") from None
+            reason = _not_a_label_map(name, _tag(reader, "0008|0016"), _tag(reader, "0008|0060"))
+            if reason:
+                raise InputError(reason)
+            readers.append(reader)
+            positions.append(np.asarray(reader.GetOrigin(), dtype=np.float64))
+            rescales.add((_tag(reader, "0028|1053") or "1", _tag(reader, "0028|1052") or "0"))
+        if len(rescales) > 1:
+            shown = ", ".join(f"slope {s} intercept {i}" for s, i in sorted(rescales)[:3])
+            raise InputError(f"{path}: the rescale differs between the series' slices ({shown})")
+        direction = np.asarray(readers[0].GetDirection(), dtype=np.float64).reshape(3, 3)
+        normal = direction[:, 2]
+        if len(slices) == 1:
+            return _SeriesInfo(readers[0], 1, readers[0].GetSpacing()[2], normal)
+        along = np.array([float(p @ normal) for p in positions])
+        gaps = np.diff(along)
+        if np.any(np.abs(gaps) < 1e-6):
+            k = int(np.argmin(np.abs(gaps)))
+            raise InputError(f"{path}: two slices at one position ({slices[k]} and {slices[k + 1]})")
+        median = float(np.median(gaps))
+        uneven = np.abs(gaps - median) > SLICE_SPACING_TOLERANCE * abs(median)
+        if uneven.any():
+            k = int(np.argmax(uneven))
+            raise InputError(f"{path}: uneven slice spacing: {abs(gaps[k]):.4g} mm between {slices[k]} and "
+                             f"{slices[k + 1]}, median {abs(median):.4g} mm (a missing slice?)")
+        step = positions[-1] - positions[0]
+        return _SeriesInfo(readers[0], len(slices), abs(median), step / np.linalg.norm(step))
+
+    def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
+        reader = sitk().ImageSeriesReader()
+        reader.SetFileNames(list(header.native))
+        try:
+            image = reader.Execute()
+        except RuntimeError as exc:
+            raise InputError(f"{header.path}: cannot read the series ({itk_reason(exc)})") from None
+        # the affine of the image as read, which ITK computes from every slice
+        header.affine = affine_of(image.GetOrigin(), image.GetSpacing(), image.GetDirection())
+        return values_of(image, header, scaled and not label)
+
+
+# ---- one file ---------------------------------------------------------------------
+
+
+class DicomFile(Format):
+    name = "DICOM"
+    suffixes = (".dcm", ".dicom", ".ima")
+
+    def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
+        check_file(path)
+        try:
+            ds = _pydicom().dcmread(os.fspath(path), stop_before_pixels=True)
+        except Exception as exc:  # pydicom raises many kinds for a broken file
+            raise InputError(f"{path}: not a readable DICOM file ({one_line(exc)})") from None
+        reason = _not_a_label_map(path, str(ds.get("SOPClassUID", "")), str(ds.get("Modality", "")))
+        if reason:
+            raise InputError(reason)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if frames > 1:
+            return self._multi_frame_header(path, ds, frames, max_voxels)
+        if "ModalityLUTSequence" in ds:
+            raise InputError(f"{path}: a Modality LUT Sequence is not supported (only a linear rescale)")
+        rows, cols, samples = int(ds.Rows), int(ds.Columns), int(ds.get("SamplesPerPixel", 1))
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+        colour = samples > 1 or photometric == "PALETTE COLOR"
+        shape = (rows, cols, 3) if colour else (rows, cols)
+        check_voxels(path, shape, max_voxels)
+        itemsize = max(1, int(ds.get("BitsAllocated", 16)) // 8)
+        return Header(str(path), self, shape, None, itemsize if _stored_integer_path(ds) else 8, 8,
+                      f"2D {cols}x{rows} {photometric}", native=None)
+
+    def _multi_frame_header(self, path, ds, frames: int, max_voxels: int) -> Header:
+        groups = ds.get("PerFrameFunctionalGroupsSequence")
+        positioned = groups is not None and len(groups) == frames and all(
+            "PlanePositionSequence" in g for g in groups)
+        if not positioned:
+            raise InputError(f"{path}: {frames} frames without a position per frame (a cine loop); only "
+                             f"single-frame files and enhanced CT/MR volumes are read")
+        reader = sitk().ImageFileReader()
+        reader.SetFileName(os.fspath(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as exc:
+            raise InputError(f"{path}: not a readable DICOM volume ({itk_reason(exc)})") from None
+        return header_of(path, self, reader, max_voxels, native="volume")
+
+    def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
+        if header.is_volume:
+            try:
+                image = sitk().ReadImage(header.path)
+            except RuntimeError as exc:
+                raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
+            return values_of(image, header, scaled and not label)
+        ds = _pydicom().dcmread(header.path)
+        try:
+            stored = ds.pixel_array  # YBR_FULL(_422) comes back as RGB (pydicom's convert_color_space)
+        except Exception as exc:
+            raise InputError(f"{header.path}: cannot decode the pixel data ({one_line(exc)})") from None
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+        if photometric == "PALETTE COLOR":
+            from pydicom.pixels import apply_color_lut
+
+            return apply_color_lut(stored, ds)
+        if stored.ndim == 3:
+            return stored[..., :3]
+        return _grey_values(ds, stored, photometric, label, scaled)
+
+
+def _stored_integer_path(ds) -> bool:
+    return float(ds.get("RescaleSlope", 1) or 1) > 0
+
+
+def _grey_values(ds, x: np.ndarray, photometric: str, label: bool, scaled: bool) -> np.ndarray:
+    """SPEC section 8: the stored integers when the slope is positive (the integer path),
+    else y = x * slope + intercept in float64; inverted when exactly one of MONOCHROME1 and
+    an INVERSE presentation LUT holds, so dense structures are bright."""
+    slope = float(ds.get("RescaleSlope", 1) if ds.get("RescaleSlope") is not None else 1)
+    intercept = float(ds.get("RescaleIntercept", 0) if ds.get("RescaleIntercept") is not None else 0)
+    if label:  # labels are read with their scaling applied
+        return x if (slope, intercept) == (1.0, 0.0) else x.astype(np.float64) * slope + intercept
+    invert = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")) == "INVERSE")
+    if x.dtype.kind in "iu" and slope > 0 and not scaled:
+        if not invert:
+            return x
+        x = x.astype(np.int64)
+        return (x.min() + x.max()) - x if x.size else x
+    y = x.astype(np.float64) * slope + intercept
+    if invert:
+        finite = y[np.isfinite(y)]
+        if finite.size:
+            y = (finite.min() + finite.max()) - y
+    return y
