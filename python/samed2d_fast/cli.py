@@ -22,7 +22,7 @@ from .datasets import (
 )
 from .options import Options
 from .headers import check_case
-from .inputs import DEFAULT_MAX_VOXELS
+from .inputs import DEFAULT_MAX_VOXELS, OVERLAPS
 from .printable import printable
 from .webdataset import parse_size
 
@@ -33,6 +33,9 @@ examples:
   samed2d convert ISIC/ out/ --modality dermoscopy_00   # images/ + masks/ folders
   samed2d convert Task01_BrainTumour/ out/ --modality FLAIR,T1w,T1Gd,T2w
   samed2d convert --images 'raw/*_ct.nii.gz' --labels 'raw/*_seg.nii.gz' --modality CT out/
+  samed2d convert Totalsegmentator_dataset_v201/ out/   # s0000/ct.nii.gz + segmentations/
+  samed2d convert Dataset_BUSI_with_GT/ out/ --modality ultrasound_00
+  samed2d convert --images 'CHAOS/Train_Sets/CT/*/DICOM_anon' --labels 'CHAOS/*/CT/*/Ground' --modality CT out/
   samed2d convert Task03_Liver/ out/ --resume         # go on after an interruption
 """
 
@@ -89,6 +92,9 @@ def _add_conversion_options(p: argparse.ArgumentParser) -> None:
                         "per image, packed when the metadata is written")
     g.add_argument("--shard-size", type=_size, default="1GB", metavar="SIZE",
                    help="approximate size of a WebDataset shard (default 1GB)")
+    g.add_argument("--overlap", choices=OVERLAPS, default="error",
+                   help="label sets (one mask file per class) whose classes overlap: error (default) fails the "
+                        "case naming them; separate converts each class as a label map of its own (SPEC 8)")
     g.add_argument("--class-map", metavar="FILE",
                    help='class ids by name from a SAMed2D_v1_class_mapping_id.json-style file '
                         '({"dataset": {"class name": "0003"}}); classes it lacks get new ids, reported')
@@ -129,8 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=textwrap.dedent("""\
             Convert raw data sets into the SA-Med2D-20M layout in OUT.
             Each SRC is detected by its shape: an MSD / nnU-Net v1 / v2 folder (dataset.json,
-            imagesTr/, labelsTr/), or a 2D folder (images/ and masks/ or labels/, matched by
-            file stem). Anything else: --images GLOB --labels GLOB, matched by case name."""),
+            imagesTr/, labelsTr/), a 2D folder (images/ and masks/ or labels/, matched by file
+            stem), a TotalSegmentator folder (CASE/ct.nii.gz or mri.nii.gz with one mask file per
+            class in CASE/segmentations/), or a BUSI folder (CLASS/NAME.png with CLASS/NAME_mask.png,
+            NAME_mask_1.png, ...). Anything else: --images GLOB --labels GLOB, matched by case name.
+            Images and labels may be NIfTI, Analyze, MetaImage, NRRD, DICOM (a series is its
+            folder) or 2D files, in any mix."""),
         epilog=EXAMPLES_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="SRC... OUT", help="source folders, then the output folder")
     p.add_argument("--images", metavar="GLOB", help="image files (with --labels), matched by case name")
@@ -351,7 +361,7 @@ def _options(args) -> Options:
     release = args.preset == "release"
     return Options(connectivity=args.connectivity, consolidate="union" if release else args.consolidate,
                    keep_empty=args.keep_empty, rgb=args.rgb or release, threads=args.threads,
-                   max_voxels=args.max_voxels, normalization="slice" if release else "volume",
+                   max_voxels=args.max_voxels, normalization="slice" if release else "volume", overlap=args.overlap,
                    class_map=load_class_map(args.class_map) if args.class_map else None)
 
 

@@ -1,4 +1,5 @@
-"""Finding the cases of a raw data set folder (MSD, nnU-Net v1/v2, 2D, or globs).
+"""Finding the cases of a raw data set folder (MSD, nnU-Net v1/v2, 2D, TotalSegmentator,
+BUSI, or globs).
 
 Only file names and headers are looked at here; nothing is decoded. A
 ``CaseSpec`` carries everything ``convert_case`` needs, so a case can be sent
@@ -119,7 +120,7 @@ class Dataset:
 
     name: str
     source: str
-    layout: str                          # "msd/nnunet", "2d" or "glob"
+    layout: str                          # "msd/nnunet", "2d", "totalsegmentator", "busi" or "glob"
     cases: List[CaseSpec]
     unlabelled: List[str] = field(default_factory=list)
     class_names: Dict[int, str] = field(default_factory=dict)
@@ -129,8 +130,9 @@ class Dataset:
 
 
 def _is_input(name: str) -> bool:
-    """A file name of any format (a DICOM series is a folder: not found in these layouts)."""
-    return any(fmt.suffixes and fmt.matches(name) for fmt in FORMATS)
+    """A file name of any format (a DICOM series is a folder: not found in these layouts);
+    a data file read through its header file is not one."""
+    return not _is_data_file(name) and any(fmt.suffixes and fmt.matches(name) for fmt in FORMATS)
 
 
 def _is_2d(name: str) -> bool:
@@ -195,7 +197,7 @@ def _without_duplicates(cases: List[CaseSpec], skipped: Dict[str, List[str]]) ->
     for spec in cases:
         real = os.path.realpath(spec.images[0])
         if real in seen:
-            _skip(skipped, SKIP_DUPLICATE, [*spec.images, spec.label])
+            _skip(skipped, SKIP_DUPLICATE, spec.sources)
         else:
             seen.add(real)
             kept.append(spec)
@@ -514,6 +516,122 @@ def find_globs(image_glob: str, label_glob: str, name: Optional[str], modality, 
     return _finish(Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {}, skipped))
 
 
+# TotalSegmentator: one folder per case, the image and segmentations/<class>.nii.gz
+# (https://github.com/wasserth/TotalSegmentator, its data set's README).
+TOTALSEGMENTATOR_IMAGES = {"ct.nii.gz": "ct_00", "mri.nii.gz": "mr_00"}
+SEGMENTATIONS = "segmentations"
+
+
+def _subfolders(root: Path, skipped: Dict[str, List[str]]) -> List[Path]:
+    """The non-hidden folders of ``root``, sorted; its other entries are recorded as skipped."""
+    folders = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        path = root / entry.name
+        if entry.name.startswith("."):
+            _skip(skipped, SKIP_HIDDEN, [path])
+        elif entry.is_dir():
+            folders.append(path)
+        else:
+            _skip(skipped, SKIP_NOT_INPUT, [path])
+    return folders
+
+
+def _totalsegmentator_image(folder: Path) -> Optional[Path]:
+    return next((folder / n for n in TOTALSEGMENTATOR_IMAGES if (folder / n).is_file()), None)
+
+
+def is_totalsegmentator(root: Path) -> bool:
+    """A root whose case folders hold ct.nii.gz or mri.nii.gz beside segmentations/."""
+    return any(_totalsegmentator_image(f) and (f / SEGMENTATIONS).is_dir()
+               for f in root.iterdir() if f.is_dir() and not f.name.startswith("."))
+
+
+def find_totalsegmentator(root: Path, name: Optional[str], modality, class_names) -> Dataset:
+    """TotalSegmentator: ``s0000/ct.nii.gz`` (or ``mri.nii.gz``) with one mask file per class in
+    ``s0000/segmentations/``; a class is named by its file. The data set is named by the root,
+    the case by its folder, the modality by the image's name (ct_00, mr_00)."""
+    dataset = name or root.name
+    skipped: Dict[str, List[str]] = {}
+    cases, unlabelled, failed = [], [], {}
+    for folder in _subfolders(root, skipped):
+        image = _totalsegmentator_image(folder)
+        if image is None:
+            _skip(skipped, SKIP_NOT_CASE, [folder])
+            continue
+        others = [folder / e for e in sorted(os.listdir(folder)) if e not in (image.name, SEGMENTATIONS)]
+        _skip(skipped, SKIP_NOT_INPUT, others)
+        if not (folder / SEGMENTATIONS).is_dir():
+            unlabelled.append(str(image))
+            continue
+        masks = _list_inputs(folder / SEGMENTATIONS, _is_input, SKIP_NOT_INPUT, skipped)
+        if not masks:
+            failed[case_key(dataset, folder.name)] = (f"{folder / SEGMENTATIONS}: no class file (expected one "
+                                                      f"<class>.nii.gz per class)")
+            continue
+        label = {}
+        for mask in masks:
+            label.setdefault(case_name_of(mask), []).append(str(mask))
+        tags = option_modality_tags(modality) if modality else [TOTALSEGMENTATOR_IMAGES[image.name]]
+        cases.append(CaseSpec(dataset, folder.name, (str(image),), {k: tuple(v) for k, v in label.items()},
+                              tuple(tags), dict(class_names or {})))
+    if not cases and not failed:
+        raise _nothing_found(root, "no case folder with an image and segmentations/",
+                             "CASE/ct.nii.gz (or mri.nii.gz) and CASE/segmentations/<class>.nii.gz")
+    return _finish(Dataset(dataset, str(root), "totalsegmentator", cases, unlabelled, dict(class_names or {}),
+                           skipped, [], failed))
+
+
+# BUSI (Al-Dhabyani et al. 2020): benign/, malignant/, normal/, each with "benign (1).png"
+# and its masks "benign (1)_mask.png", "benign (1)_mask_1.png", ...; the folder names the class.
+_BUSI_MASK = re.compile(r"^(?P<stem>.+)_mask(?:_(?P<n>\d+))?$")
+
+
+def is_busi(root: Path) -> bool:
+    """A root without images/ whose sub-folders hold <stem>.png beside <stem>_mask.png."""
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            names = {p.stem for p in folder.iterdir() if _is_2d(p.name)}
+            if any((m := _BUSI_MASK.match(n)) and m["stem"] in names for n in names):
+                return True
+    return False
+
+
+def find_busi(root: Path, name: Optional[str], modality, class_names) -> Dataset:
+    """BUSI-like 2D sets: one folder per class, each image with one or more mask files, united."""
+    if not modality:
+        raise DatasetError(f"{root}: a 2D data set needs --modality (e.g. ultrasound_00)")
+    tags = option_modality_tags(modality)
+    dataset = name or root.name
+    skipped: Dict[str, List[str]] = {}
+    cases, unlabelled, failed = [], [], {}
+    for folder in _subfolders(root, skipped):
+        files = _list_inputs(folder, _is_2d, SKIP_NOT_2D, skipped)
+        masks: Dict[str, List[Tuple[int, Path]]] = {}
+        images: Dict[str, List[Path]] = {}
+        for path in files:
+            match = _BUSI_MASK.match(path.stem)
+            if match:
+                masks.setdefault(match["stem"], []).append((int(match["n"] or 0), path))
+            else:
+                images.setdefault(path.stem, []).append(path)
+        for stem in sorted(images):
+            if stem not in masks:
+                unlabelled += map(str, images[stem])
+                continue
+            error = _one_name_several_files([("image", images[stem])], stem)
+            if error:
+                failed[case_key(dataset, stem)] = error
+                continue
+            mask_files = tuple(str(p) for _, p in sorted(masks[stem]))
+            cases.append(CaseSpec(dataset, stem, (str(images[stem][0]),), {folder.name: mask_files}, tuple(tags),
+                                  dict(class_names or {})))
+        _skip(skipped, SKIP_LABEL_ALONE, [p for stem in sorted(set(masks) - set(images)) for _, p in masks[stem]])
+    if not cases and not failed:
+        raise _nothing_found(root, "no image with a mask", "CLASS/NAME.png with CLASS/NAME_mask.png")
+    return _finish(Dataset(dataset, str(root), "busi", cases, unlabelled, dict(class_names or {}), skipped, [],
+                           failed))
+
+
 def find_dataset(root, *, name=None, modality=None, class_names=None) -> Dataset:
     """Detects the layout of ``root`` by its shape."""
     root = Path(root)
@@ -523,9 +641,14 @@ def find_dataset(root, *, name=None, modality=None, class_names=None) -> Dataset
         return find_msd_nnunet(root, name, modality, class_names)
     if (root / "images").is_dir() and ((root / "masks").is_dir() or (root / "labels").is_dir()):
         return find_2d(root, name, modality, class_names)
+    if not (root / "dataset.json").exists() and is_totalsegmentator(root):
+        return find_totalsegmentator(root, name, modality, class_names)
+    if not (root / "images").exists() and is_busi(root):
+        return find_busi(root, name, modality, class_names)
     raise DatasetError(
-        f"{root}: not an MSD/nnU-Net folder (dataset.json, imagesTr/, labelsTr/) nor a 2D one "
-        f"(images/ and masks/ or labels/); use --images GLOB --labels GLOB"
+        f"{root}: not an MSD/nnU-Net folder (dataset.json, imagesTr/, labelsTr/), a 2D one (images/ and masks/ "
+        f"or labels/), a TotalSegmentator one (CASE/ct.nii.gz and CASE/segmentations/) nor a BUSI one "
+        f"(CLASS/NAME.png and CLASS/NAME_mask.png); use --images GLOB --labels GLOB"
     )
 
 

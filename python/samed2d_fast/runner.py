@@ -109,7 +109,7 @@ def resolve_out(out) -> Path:
 def _source_roots(ds: Dataset) -> List[str]:
     if ds.layout != "glob":
         return [os.path.realpath(ds.source)]
-    return sorted({os.path.dirname(os.path.realpath(p)) for spec in ds.cases for p in (*spec.images, spec.label)})
+    return sorted({os.path.dirname(os.path.realpath(p)) for spec in ds.cases for p in spec.sources})
 
 
 def check_out_outside_sources(out: Path, datasets: List[Dataset]) -> None:
@@ -242,6 +242,7 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
     for key in load_failures(out):  # every case without a record is tried again now
         if shard.owns(key):
             clear_failure(out, key)
+    reported = set(failed_now)  # the SRCs that could not be read: printed already
     for ds in datasets:  # keyed by the real path: a resume may spell a source otherwise
         save_plan(out, os.path.realpath(ds.source), [spec.key for spec in ds.cases])
         save_source_report(out, os.path.realpath(ds.source), ds.unlabelled, ds.skipped, ds.warnings)
@@ -252,7 +253,7 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
     records = {r.split_key: r for r in kept}
     for spec in specs:
         other = records.get(spec.key)
-        if other is not None and _realpaths(other.sources) != _realpaths([*spec.images, spec.label]):
+        if other is not None and _realpaths(other.sources) != _realpaths(spec.sources):
             failed_now[spec.key] = (f"{spec.images[0]}: case name {spec.key!r} is taken in OUT by "
                                     f"{other.sources[0]}; give this source another data set name with --dataset")
     todo = [s for s in specs if s.key not in failed_now and s.key not in records]
@@ -260,6 +261,9 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
     for ds in datasets:
         decide_binary(ds)
     bar = Progress(total=len(todo), enabled=progress)
+    for key, error in failed_now.items():  # cases that fail before they run
+        if key not in reported:
+            bar.write(f"FAILED {printable(error)}")
     for result in _run(todo, out, options, engine, fail_fast, failed_now):
         if result.error:
             failed_now[result.key] = result.error

@@ -40,7 +40,10 @@ OPTION_NAMES = {
     "shard_size": "--shard-size",
     "class_map": "--class-map contents",
     "num_shards": "--num-shards",
+    "overlap": "--overlap",
 }
+# Settings stored since a later version: what an OUT started before them was converted with.
+_DEFAULT_WHEN_MISSING = {"overlap": "error"}
 
 
 class SettingsError(Exception):
@@ -60,6 +63,7 @@ def output_settings(options, fmt: str, shard_size: int, num_shards: int) -> dict
         "shard_size": shard_size if fmt == "webdataset" else 0,
         "class_map": options.class_map,
         "num_shards": num_shards,
+        "overlap": options.overlap,
     }
 
 
@@ -114,8 +118,8 @@ def fix_settings(out: Path, settings: dict, test_fraction: float, what: str) -> 
                 f"its cases are taken to have been converted with this run's settings")
     else:
         note = None
-    differences = [f"{OPTION_NAMES[k]}: {_show(stored.get(k))} in OUT, {_show(v)} now"
-                   for k, v in settings.items() if stored.get(k) != v]
+    differences = [f"{OPTION_NAMES[k]}: {_show(stored.get(k, _DEFAULT_WHEN_MISSING.get(k)))} in OUT, {_show(v)} now"
+                   for k, v in settings.items() if stored.get(k, _DEFAULT_WHEN_MISSING.get(k)) != v]
     if differences:
         raise SettingsError(f"{out} was started with other settings than this {what}: " + "; ".join(differences)
                             + ". Run with the settings OUT was started with, or convert into a new OUT")

@@ -180,8 +180,8 @@ class Nifti(Format):
 
 
 class Analyze(Nifti):
-    """An Analyze 7.5 pair, named by its ``.hdr``; the ``.img`` holds the voxels."""
+    """An Analyze 7.5 pair, named by either file (folders list it by its ``.hdr``)."""
 
     name = "Analyze"
-    suffixes = (".hdr",)
+    suffixes = (".hdr", ".img")
     analyze = True
