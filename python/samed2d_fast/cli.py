@@ -35,7 +35,7 @@ examples:
   samed2d convert --images 'raw/*_ct.nii.gz' --labels 'raw/*_seg.nii.gz' --modality CT out/
   samed2d convert Totalsegmentator_dataset_v201/ out/   # s0000/ct.nii.gz + segmentations/
   samed2d convert Dataset_BUSI_with_GT/ out/ --modality ultrasound_00
-  samed2d convert --images 'CHAOS/Train_Sets/CT/*/DICOM_anon' --labels 'CHAOS/*/CT/*/Ground' --modality CT out/
+  samed2d convert --images 'scans/*/CT' --labels 'masks/*.nrrd' --modality CT out/   # DICOM series + NRRD
   samed2d convert Task03_Liver/ out/ --resume         # go on after an interruption
 """
 
