@@ -1173,3 +1173,42 @@ def test_dry_run_reports_bad_new_inputs(tmp_path, no_voxel_decoding):
     assert "ERROR" in lines["two"] and UID_A in lines["two"] and UID_B in lines["two"], lines
     assert no_voxel_decoding == []
     assert not out.exists()
+
+
+def test_dicom_without_file_meta_is_read_and_objects_without_images_fail(tmp_path):
+    """Older files lack the preamble and file meta: read all the same (pydicom's RTSTRUCT is
+    one, and is named as what it is); an object without an image (RT Plan, SR) fails naming
+    its SOP class; a file that is not DICOM fails as unreadable."""
+    src = tmp_path / "in"
+    src.mkdir()
+    image = src / "image.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (512, 512)).astype(np.uint8)).save(image)
+    rt = Path(shutil.copy(pydicom_test_file("rtstruct.dcm"), src / "contours.dcm"))
+    _assert_fails_clean(image, rt, tmp_path / "out_rt", r"RTSTRUCT", [rt.name], modality="ct_00")
+    label = src / "label.png"
+    Image.fromarray(blob_labels_2d((512, 512), np.random.default_rng(6))).save(label)
+    plan = Path(shutil.copy(pydicom_test_file("rtplan.dcm"), src / "plan.dcm"))
+    _assert_fails_clean(plan, label, tmp_path / "out_plan", r"without an image.*RT Plan", [plan.name], modality="ct_00")
+    garbage = src / "garbage.dcm"
+    garbage.write_bytes(b"not a DICOM file " * 40)
+    _assert_fails_clean(garbage, label, tmp_path / "out_garbage", r"not a readable DICOM", [garbage.name],
+                        modality="ct_00")
+
+
+def test_dicom_series_folder_skips_dicomdir_and_other_files(tmp_path):
+    """A DICOMDIR and files GDCM cannot parse beside a series are skipped and counted (the dry
+    run says how many); the series converts as the folder without them."""
+    img, lab, aff = _series_volume(41, (20, 18, 8))
+    clean = tmp_path / "in" / "clean"
+    write_dicom_series(clean, img, aff, series_uid=UID_A)
+    messy = tmp_path / "in" / "messy"
+    write_dicom_series(messy, img, aff, series_uid=UID_A)
+    shutil.copy(pydicom_test_file("dicomdirtests/DICOMDIR"), messy / "DICOMDIR")
+    (messy / "notes.txt").write_text("scanned on a Tuesday")
+    label = save_nifti(tmp_path / "in" / "label.nii.gz", lab, aff)
+    rec_clean = convert(clean, label, tmp_path / "clean_out", modality="ct_00", class_names=CLASSES)
+    rec_messy = convert(messy, label, tmp_path / "messy_out", modality="ct_00", class_names=CLASSES)
+    assert_same_conversion(tmp_path / "clean_out", rec_clean, tmp_path / "messy_out", rec_messy)
+    from samed2d_fast.inputs import read_header
+
+    assert "2 other files skipped" in read_header(messy, 2**31).description

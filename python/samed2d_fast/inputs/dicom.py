@@ -27,7 +27,7 @@ SLICE_SPACING_TOLERANCE = 0.01   # a series' slice spacing may differ this much 
 def _not_a_label_map(path, sop_class: str, modality: str) -> Optional[str]:
     kind = _NOT_LABEL_MAPS.get(sop_class) or (modality if modality in ("SEG", "RTSTRUCT") else None)
     if kind:
-        return (f"{path}: a {kind} object, not an image or label map (convert it to a label map first, "
+        return (f"{path}: {'an' if kind[0] in 'AEIOUR' else 'a'} {kind} object, not an image or label map (convert it to a label map first, "
                 f"e.g. with dcmqi or rt-utils)")
     return None
 
@@ -173,13 +173,19 @@ class DicomFile(Format):
 
     def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
         check_file(path)
-        try:
-            ds = _pydicom().dcmread(os.fspath(path), stop_before_pixels=True)
+        try:  # force: older files lack the preamble and file meta, yet are DICOM
+            ds = _pydicom().dcmread(os.fspath(path), stop_before_pixels=True, force=True)
+            known = "SOPClassUID" in ds or "Rows" in ds
         except Exception as exc:  # pydicom raises many kinds for a broken file
             raise InputError(f"{path}: not a readable DICOM file ({one_line(exc)})") from None
+        if not known:
+            raise InputError(f"{path}: not a readable DICOM file (no SOP class and no image rows)")
         reason = _not_a_label_map(path, str(ds.get("SOPClassUID", "")), str(ds.get("Modality", "")))
         if reason:
             raise InputError(reason)
+        if "Rows" not in ds:
+            kind = getattr(ds.get("SOPClassUID"), "name", "") or "no SOP class"
+            raise InputError(f"{path}: a DICOM file without an image ({kind})")
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         if frames > 1:
             return self._multi_frame_header(path, ds, frames, max_voxels)
@@ -216,7 +222,7 @@ class DicomFile(Format):
             except RuntimeError as exc:
                 raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
             return values_of(image, header, scaled and not label)
-        ds = _pydicom().dcmread(header.path)
+        ds = _pydicom().dcmread(header.path, force=True)
         try:
             stored = ds.pixel_array  # YBR_FULL(_422) comes back as RGB (pydicom's convert_color_space)
         except Exception as exc:

@@ -89,8 +89,8 @@ def overlap_error(files, values: Mapping[str, int], read_mask, threads: int) -> 
     path_of = {name: path for name, path in files}
     return InputError(
         f"{path_of[name_a]}: classes {name_a!r} ({values[name_a]}) and {name_b!r} ({values[name_b]}) overlap in "
-        f"{int(shared[a, b])} voxels; {len(pairs)} pair(s) of classes overlap (convert them separately with "
-        f"overlap 'separate')")
+        f"{int(shared[a, b])} voxels; {len(pairs)} pair(s) of classes overlap (to convert each class on its own: "
+        f"--overlap separate, overlap='separate' in the API)")
 
 
 def paint_or_separate(files, values: Mapping[str, int], shape, read_mask,
