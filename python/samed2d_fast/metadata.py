@@ -35,7 +35,7 @@ def is_test_case(split_key: str, test_fraction: float) -> bool:
 
 def final_class_ids(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
     """Per data set: pending class field -> final id, in sorted class-name order."""
-    largest: Dict[str, int] = defaultdict(lambda: -1)
+    largest: Dict[str, int] = defaultdict(int)  # 0 is background: ids start at 1
     pending: Dict[str, Dict[str, str]] = defaultdict(dict)  # dataset -> name -> pending field
     for rec in records:
         largest[rec.dataset] = max(largest[rec.dataset], rec.declared_max_id)
@@ -120,6 +120,18 @@ def assign_final_ids(out_dir, records: List[CaseRecord]) -> List[CaseRecord]:
         _class_ids_path(out_dir).parent.mkdir(parents=True, exist_ok=True)
         write_json(_class_ids_path(out_dir), ids)
     _move_masks(out_dir, records, {}, ids)
+    return _renamed_records(records, ids)
+
+
+def records_in_force(out_dir, records: Iterable[CaseRecord]) -> List[CaseRecord]:
+    """The records with the names their files have under the id assignment in force
+    (what ``assign_final_ids`` returned when the metadata was last written)."""
+    return _renamed_records(records, _ids_in_force(Path(out_dir)))
+
+
+def _renamed_records(records: Iterable[CaseRecord], ids: Dict[str, Dict[str, str]]) -> List[CaseRecord]:
+    """The records with pending class fields replaced (per data set: pending field -> id),
+    each image's masks in SPEC order."""
     updated = []
     for rec in records:
         renames = ids.get(rec.dataset, {})
@@ -153,16 +165,28 @@ def write_metadata(out_dir, records: Iterable[CaseRecord], test_fraction: float 
     out_dir = Path(out_dir)
     records = sorted(records, key=lambda r: (r.dataset, r.case))
     records = assign_final_ids(out_dir, records)
+    write_json(out_dir / RELEASE_JSON, release_index(records))
+    write_json(out_dir / CLASS_MAPPING_JSON, class_mapping(records))
+    write_split_files(out_dir, records, test_fraction)
+    return records
+
+
+def release_index(records: Iterable[CaseRecord]) -> Dict[str, List[str]]:
+    """SAMed2D_v1.json of records with final names: image -> its masks, in sorted image order."""
     release: Dict[str, List[str]] = {}
+    for rec in records:
+        release.update(rec.images)
+    return dict(sorted(release.items()))
+
+
+def class_mapping(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
+    """SAMed2D_v1_class_mapping_id.json of records with final names: per data set, every
+    declared and every emitted class name -> its class field."""
     mapping: Dict[str, Dict[str, str]] = defaultdict(dict)
     for rec in records:
         mapping[rec.dataset].update(rec.declared)
         mapping[rec.dataset].update(rec.classes)
-        release.update(rec.images)
-    write_json(out_dir / RELEASE_JSON, release)
-    write_json(out_dir / CLASS_MAPPING_JSON, dict(mapping))
-    write_split_files(out_dir, records, test_fraction)
-    return records
+    return {dataset: dict(sorted(names.items())) for dataset, names in sorted(mapping.items())}
 
 
 def write_split_files(out_dir, records: List[CaseRecord], test_fraction: float,

@@ -9,7 +9,6 @@ from the sorted list of images that pass the filters.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -18,11 +17,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .metadata import CLASS_MAPPING_JSON, RELEASE_JSON
 from .naming import clean_field, parse_image_path, parse_mask_path
-from .state import records_dir
+from .output_folder import OutputFolder
 
-__all__ = ["PALETTE", "contact_sheet_size", "load_index", "make_contact_sheet", "pick_images"]
+__all__ = ["PALETTE", "contact_sheet_size", "make_contact_sheet", "pick_images"]
 
 # Tableau-like colours that stay apart on grey CT and on skin tones alike.
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
@@ -45,71 +43,24 @@ CAPTION_COLOUR = (225, 225, 225)
 
 
 # ---------------------------------------------------------------------------
-# Reading an output folder
-# ---------------------------------------------------------------------------
-
-def load_index(out: Path) -> Dict[str, List[str]]:
-    """``{"images/<stem>.png": ["masks/...", ...]}`` of OUT.
-
-    From ``SAMed2D_v1.json``; when a run has not written it yet, from the case
-    records in ``.samed2d/records``.
-    """
-    out = Path(out)
-    release = out / RELEASE_JSON
-    if release.is_file():
-        return json.loads(release.read_text(encoding="utf-8"))
-    folder = records_dir(out)
-    records = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not records:
-        raise FileNotFoundError(f"{out} is not a samed2d output folder: neither {RELEASE_JSON} nor case records found")
-    index: Dict[str, List[str]] = {}
-    for path in records:
-        index.update(json.loads(path.read_text(encoding="utf-8")).get("images", {}))
-    return dict(sorted(index.items()))
-
-
-def load_class_mapping(out: Path) -> Dict[str, Dict[str, str]]:
-    """``{"<dataset>": {"<class name>": "0003"}}`` of OUT (merged with the records' classes if present)."""
-    out = Path(out)
-    mapping: Dict[str, Dict[str, str]] = {}
-    path = out / CLASS_MAPPING_JSON
-    if path.is_file():
-        mapping = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        folder = records_dir(out)
-        for rec_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            rec = json.loads(rec_path.read_text(encoding="utf-8"))
-            names = mapping.setdefault(rec["dataset"], {})
-            names.update(rec.get("declared", {}))
-            names.update(rec.get("classes", {}))
-    return mapping
-
-
-def _field_names(mapping: Dict[str, Dict[str, str]]) -> Dict[str, Dict[str, str]]:
-    """Per data set: class field -> class name (the inverse of the class mapping)."""
-    return {ds: {field: name for name, field in sorted(classes.items())} for ds, classes in mapping.items()}
-
-
-# ---------------------------------------------------------------------------
 # Picking
 # ---------------------------------------------------------------------------
 
 def pick_images(out: Path, n: int = 16, dataset: Optional[str] = None, class_name: Optional[str] = None,
-                seed: int = 0, *, index: Optional[Dict[str, List[str]]] = None,
-                mapping: Optional[Dict[str, Dict[str, str]]] = None) -> List[str]:
+                seed: int = 0, *, folder: Optional[OutputFolder] = None) -> List[str]:
     """The image keys (``images/<stem>.png``) a contact sheet shows, in sorted order.
 
     ``random.Random(seed).sample`` over the sorted images that pass the filters:
     ``dataset`` matches the name's data set field; ``class_name`` keeps the
     images with a mask of that class (looked up in the class mapping of the
     image's data set). All of them when fewer than ``n`` pass. ValueError when
-    none passes.
+    none passes. ``folder``: OUT already read (an :class:`OutputFolder` of ``out``).
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     out = Path(out)
-    index = load_index(out) if index is None else index
-    mapping = load_class_mapping(out) if mapping is None else mapping
+    folder = OutputFolder(out) if folder is None else folder
+    index, mapping = folder.index, folder.class_mapping
     if not index:
         raise ValueError(f"no images in {out}")
 
@@ -336,10 +287,9 @@ def make_contact_sheet(out: Path, n: int = 16, dataset: Optional[str] = None, cl
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     out = Path(out)
-    index = load_index(out)
-    mapping = load_class_mapping(out)
-    keys = pick_images(out, n, dataset, class_name, seed, index=index, mapping=mapping)
-    names_by_dataset = _field_names(mapping)
+    folder = OutputFolder(out)
+    keys = pick_images(out, n, dataset, class_name, seed, folder=folder)
+    index, names_by_dataset = folder.index, folder.class_names
     font = _font(size)
     line_h = _line_height(font)
 

@@ -15,19 +15,17 @@ nor the caller's backend is touched.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 from PIL import Image
 
-from .preview import load_class_mapping, load_index
 from .naming import parse_image_path, parse_mask_path
-from .state import SUMMARY_JSON, records_dir
+from .output_folder import OutputFolder
 
 __all__ = ["MAX_AREA_SAMPLE", "SMALL_MASK_FRACTION", "write_report"]
 
@@ -58,16 +56,6 @@ def _axis(slice_id: str) -> str:
     return "2d" if slice_id == "2d_none" else slice_id.split("_", 1)[0]
 
 
-def _declared_classes(out: Path) -> Dict[str, Dict[str, str]]:
-    """Per data set, the classes the case records declare (name -> class field)."""
-    declared: Dict[str, Dict[str, str]] = defaultdict(dict)
-    folder = records_dir(out)
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        declared[rec["dataset"]].update(rec.get("declared", {}))
-    return declared
-
-
 def _mask_area_fraction(path: Path) -> float:
     with Image.open(path) as img:
         arr = np.asarray(img)
@@ -81,11 +69,11 @@ class _Stats:
 
     def __init__(self, out: Path, max_area_sample: int, seed: int):
         self.out = out
-        index = load_index(out)
-        self.mapping = load_class_mapping(out)
-        summary_path = out / SUMMARY_JSON
-        self.summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-        names = {ds: {field: name for name, field in sorted(c.items())} for ds, c in self.mapping.items()}
+        folder = OutputFolder(out)
+        index = folder.index
+        self.mapping = folder.class_mapping
+        self.summary = folder.summary
+        names = folder.class_names
 
         self.modality = defaultdict(lambda: [0, 0])       # modality -> [images, masks]
         self.dataset = defaultdict(lambda: [set(), set(), 0, 0, set()])  # ds -> [modalities, cases, images, masks, classes]
@@ -129,10 +117,10 @@ class _Stats:
         self.areas = np.array([_mask_area_fraction(out / m) for m in sorted(chosen)], dtype=np.float64)
 
         # Declared classes with no mask at all in the output.
-        declared = _declared_classes(out)
+        declared = {ds: dict(classes) for ds, classes in folder.declared_classes.items()}
         for ds, classes in self.mapping.items():
             for cls, field in classes.items():
-                declared[ds].setdefault(cls, field)
+                declared.setdefault(ds, {}).setdefault(cls, field)
         self.missing: List[Tuple[str, str, str]] = []
         for ds in sorted(declared):
             for cls, field in sorted(declared[ds].items(), key=lambda kv: (kv[1], kv[0])):

@@ -24,7 +24,8 @@ FAILURES_JSON = "failures.json"
 
 
 class StateError(ValueError):
-    """A file of the run state is broken or was tampered with; the message names it."""
+    """A file the tool keeps in OUT (the run state, or a JSON file a run wrote) is broken or
+    was tampered with; the message, one line, names it."""
 
 
 def records_dir(out_dir: Path) -> Path:
@@ -74,7 +75,7 @@ def clear_failure(out_dir: Path, key: str) -> None:
 
 def load_failures(out_dir: Path) -> Dict[str, str]:
     folder = Path(out_dir) / STATE_DIR / "failed"
-    entries = [_read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
+    entries = [read_json(p, "the run state") for p in folder.glob("*.json")] if folder.is_dir() else []
     return {e["case"]: e["error"] for e in entries}
 
 
@@ -91,7 +92,7 @@ def save_source_report(out_dir: Path, source: str, unlabelled: List[str], skippe
 
 def load_source_reports(out_dir: Path) -> List[dict]:
     folder = Path(out_dir) / STATE_DIR / "sources"
-    return [_read_json(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return [read_json(p, "the run state") for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
 
 def save_plan(out_dir: Path, source: str, keys: Iterable[str]) -> None:
@@ -106,16 +107,19 @@ def load_plan(out_dir: Path) -> Dict[str, str]:
     folder = Path(out_dir) / STATE_DIR / "plan"
     plan: Dict[str, str] = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        entry = _read_json(path)
+        entry = read_json(path, "the run state")
         plan.update({str(key): str(entry["source"]) for key in entry["cases"]})
     return plan
 
 
-def _read_json(path: Path):
+def read_json(path: Path, what: str = ""):
+    """The JSON file at ``path``, parsed; StateError naming the file (and ``what`` it holds)
+    when it is missing or broken. Reads the run state here, and the files a run writes
+    for output_folder.py."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise StateError(f"{path}: cannot read the run state ({exc})") from None
+        raise StateError(f"{path}: cannot read{f' {what}' if what else ''} ({exc})") from None
 
 
 def write_failures(out_dir: Path, failures: Dict[str, str]) -> None:

@@ -12,7 +12,6 @@ runs holding the output).
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -22,12 +21,13 @@ from PIL import Image
 
 from . import ownership, webdataset
 from .classes import ClassTable
-from .executors import Options
+from .options import Options
 from .lock import held_locks
-from .metadata import RELEASE_JSON, TEST_JSON, TRAIN_JSON, mask_names_in_force
-from .naming import DIM_SLICE_2D, mask_sort_key, parse_image_path, parse_mask_path
+from .metadata import RELEASE_JSON, TEST_JSON, TRAIN_JSON
+from .naming import DIM_SLICE_2D, parse_image_path, parse_mask_path
+from .output_folder import OutputFolder
 from .settings import load_datasets, load_settings
-from .state import StateError, load_failures, load_records
+from .state import StateError, load_failures
 
 
 def _decode(source):
@@ -103,17 +103,18 @@ def _check_masks(image: str, masks: List[str], pixels: np.ndarray, files: _Files
 def verify_output(out: Path, deep: bool = False) -> List[str]:
     """One line per problem; an empty list means OUT is fine."""
     out = Path(out)
-    problems = _state_problems(out)
+    folder = OutputFolder(out)
+    problems = _state_problems(folder)
     try:
         if deep:
-            problems += _deep_state_problems(out)
-        index = json.loads((out / RELEASE_JSON).read_text(encoding="utf-8"))
+            problems += _deep_state_problems(folder)
+        index = folder.release_index
         files = _Files(out, problems)
-        boxes = _record_boxes(out, index, problems) if deep else {}
-    except (OSError, json.JSONDecodeError) as exc:
-        return problems + [f"{out / RELEASE_JSON}: cannot read ({exc})"]
+        boxes = _record_boxes(folder, index, problems) if deep else {}
     except (StateError, ownership.OwnershipError) as exc:
         return problems + [str(exc)]
+    except OSError as exc:
+        return problems + [f"{exc.filename or out}: cannot read ({exc.strerror or exc})"]
     rgb = load_settings(out).get("rgb") if deep else None
     for image, masks in sorted(index.items()):
         try:
@@ -136,11 +137,12 @@ def verify_output(out: Path, deep: bool = False) -> List[str]:
         for member in sorted(set(f"{webdataset.FOLDER}/{m}" for m in files.members) - listed):
             if not member.endswith(".json"):
                 problems.append(f"{member}: not listed in {RELEASE_JSON}")
-    return problems + _split_problems(out, files)
+    return problems + _split_problems(folder, files)
 
 
-def _state_problems(out: Path) -> List[str]:
+def _state_problems(folder: OutputFolder) -> List[str]:
     """What a run left half done."""
+    out = folder.path
     problems = []
     try:
         if ownership.is_clearing(out):
@@ -152,25 +154,26 @@ def _state_problems(out: Path) -> List[str]:
                         f"or 'samed2d merge' to finish it")
     if not (out / ownership.SUMMARY_JSON).is_file():
         problems.append(f"{out / ownership.SUMMARY_JSON}: missing (the run did not finish)")
-    failures = out / ownership.FAILURES_JSON
-    if failures.is_file():
-        try:
-            count = len(json.loads(failures.read_text(encoding="utf-8")))
-            problems.append(f"{failures}: {count} case(s) failed to convert")
-        except (OSError, ValueError) as exc:
-            problems.append(f"{failures}: cannot read ({exc})")
+    try:
+        failures = folder.failures
+    except StateError as exc:
+        problems.append(str(exc))
+    else:
+        if failures:
+            problems.append(f"{out / ownership.FAILURES_JSON}: {len(failures)} case(s) failed to convert")
     return problems
 
 
-def _split_problems(out: Path, files: _Files) -> List[str]:
+def _split_problems(folder: OutputFolder, files: _Files) -> List[str]:
     """The split files name files that exist, each an image with its own masks."""
+    out = folder.path
     problems = []
     prefix = out.resolve().name + "/"
     for name in (TRAIN_JSON, TEST_JSON):
         try:
-            split = json.loads((out / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            problems.append(f"{out / name}: cannot read ({exc})")
+            split = folder.split(name)
+        except StateError as exc:
+            problems.append(str(exc))
             continue
         pairs = split.items() if name == TEST_JSON else ((i, m) for i, ms in split.items() for m in ms)
         for first, second in pairs:
@@ -186,21 +189,14 @@ def _exists(out: Path, relative: str, files: _Files) -> bool:
     return "/" in relative and relative.split("/", 1)[0] in ("images", "masks") and (out / relative).is_file()
 
 
-def _record_boxes(out: Path, index: dict, problems: List[str]) -> Dict[str, List[List[int]]]:
+def _record_boxes(folder: OutputFolder, index: dict, problems: List[str]) -> Dict[str, List[List[int]]]:
     """Each image's masks' [area, box] from the records, in final names; the records must
     list exactly what SAMed2D_v1.json lists, and agree with the stored settings."""
-    records = load_records(out)
-    final = mask_names_in_force(out)
-    settings, datasets = load_settings(out), load_datasets(out)
-    boxes: Dict[str, List[List[int]]] = {}
-    recorded: Dict[str, List[str]] = {}
-    for rec in records:
+    recorded = folder.recorded_index
+    settings, datasets = load_settings(folder.path), load_datasets(folder.path)
+    for rec in folder.records:
         problems += _record_settings_problems(rec, settings, datasets)
-        for image, masks in rec.images.items():
-            named = sorted(zip((final(rec.dataset, m) for m in masks), rec.mask_boxes[image]),
-                           key=lambda item: mask_sort_key(item[0]))
-            recorded[image] = [n for n, _ in named]
-            boxes[image] = [b for _, b in named]
+    boxes = {image: b for rec in folder.records_in_force for image, b in rec.mask_boxes.items()}
     for image in sorted(set(recorded) | set(index)):
         if recorded.get(image) != index.get(image):
             problems.append(f"{image}: {RELEASE_JSON} lists {index.get(image)}, the records {recorded.get(image)}")
@@ -223,13 +219,14 @@ def _record_settings_problems(rec, settings: dict, datasets: Dict[str, dict]) ->
     return problems
 
 
-def _deep_state_problems(out: Path) -> List[str]:
+def _deep_state_problems(folder: OutputFolder) -> List[str]:
+    out = folder.path
     problems = []
     locks = held_locks(ownership.state_dir(out) / "locks")
     for name, holder in locks.items():
         problems.append(f"{out}: a samed2d run holds it ({name}: host {holder.get('host')}, pid {holder.get('pid')})")
     if not locks:
-        ended = {r.split_key for r in load_records(out)} | set(load_failures(out))
+        ended = {r.split_key for r in folder.records} | set(load_failures(out))
         for key in sorted(set(ownership.load_started(out)) - ended):
             problems.append(f"case {key}: started but neither recorded nor failed (interrupted): "
                             f"run the convert again with --resume")
