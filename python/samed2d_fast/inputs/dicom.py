@@ -100,7 +100,8 @@ class DicomSeries(Format):
             raise InputError(f"{path}: no DICOM series in this folder ({len(files)} files, none readable as DICOM)")
         counts = {uid: len(series_reader.GetGDCMSeriesFileNames(folder, uid)) for uid in uids}
         if series is None and len(uids) > 1:
-            listed = ", ".join(f"{uid} ({counts[uid]} files)" for uid in uids)
+            listed = ", ".join(f"{uid} ({counts[uid]} files)" for uid in uids[:5])
+            listed += f" and {len(uids) - 5} more" if len(uids) > 5 else ""
             raise InputError(f"{path}: {len(uids)} DICOM series in one folder: {listed}; name the one to convert "
                              f"(series= in the API, a recipe's series field)")
         uid = series if series is not None else uids[0]
