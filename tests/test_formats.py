@@ -1212,3 +1212,20 @@ def test_dicom_series_folder_skips_dicomdir_and_other_files(tmp_path):
     from samed2d_fast.inputs import read_header
 
     assert "2 other files skipped" in read_header(messy, 2**31).description
+
+
+@pytest.mark.parametrize("name", ["mono1_rescale", "inverse_lut", "negative_slope_mono1", "mono2_inexact_slope"])
+def test_dicom_file_2d_release_preset(name, tmp_path):
+    """SPEC 7 and 8: the release preset normalises y = x * slope + intercept (inverted the
+    same way) with ((y - min) / (max - min + 1e-8) * 255) truncated, written as RGB."""
+    image = _write_dicom_kind(name, tmp_path / "in")
+    ds = pydicom.dcmread(str(image))
+    y = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    if (ds.PhotometricInterpretation == "MONOCHROME1") != (ds.get("PresentationLUTShape") == "INVERSE"):
+        y = (y.min() + y.max()) - y
+    grey = ((y - y.min()) / (y.max() - y.min() + 1e-8) * 255).astype(np.uint8)
+    label = tmp_path / "in" / "label.png"
+    Image.fromarray(blob_labels_2d(grey.shape, np.random.default_rng(9))).save(label)
+    rec = convert(image, label, tmp_path / "out", modality="x_ray", normalization="slice", rgb=True)
+    (name_png,) = rec.images
+    np.testing.assert_array_equal(read_png(tmp_path / "out" / name_png), np.repeat(grey[:, :, None], 3, axis=2))
