@@ -1229,3 +1229,25 @@ def test_dicom_file_2d_release_preset(name, tmp_path):
     rec = convert(image, label, tmp_path / "out", modality="x_ray", normalization="slice", rgb=True)
     (name_png,) = rec.images
     np.testing.assert_array_equal(read_png(tmp_path / "out" / name_png), np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def test_cli_2d_folder_of_dicom_and_itk_images(tmp_path):
+    """A 2D folder's images/ and masks/ may hold single DICOM files and 2D MetaImage/NRRD files
+    (X-ray sets ship DICOM images with PNG masks): each converts as it does through the API."""
+    rng = np.random.default_rng(51)
+    root = tmp_path / "CXR"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    dcm = write_dicom_2d(root / "images" / "p1.dcm", rng.integers(0, 4096, (40, 56)).astype(np.uint16),
+                         photometric="MONOCHROME1", bits_stored=12, modality="CR")
+    Image.fromarray(blob_labels_2d((40, 56), rng)).save(root / "masks" / "p1.png")
+    write_itk_2d(root / "images" / "p2.nrrd", rng.integers(0, 60000, (30, 20)).astype(np.uint16))
+    Image.fromarray(blob_labels_2d((30, 20), rng)).save(root / "masks" / "p2.png")
+    before = digest_tree(root)
+    code, _, err = run_cli("convert", root, tmp_path / "out", "--modality", "x_ray", "--no-progress", "-j", "1")
+    assert code == 0, err
+    index = json.loads((tmp_path / "out" / "SAMed2D_v1.json").read_text())
+    assert sorted(index) == ["images/x_ray--CXR--p1--2d_none.png", "images/x_ray--CXR--p2--2d_none.png"]
+    got = read_png(tmp_path / "out" / "images" / "x_ray--CXR--p1--2d_none.png")
+    np.testing.assert_array_equal(got, dicom_2d_reference(dcm))
+    assert digest_tree(root) == before

@@ -32,7 +32,9 @@ from .inputs import (
     format_of,
     read_header,
 )
+from .inputs.dicom import DicomFile
 from .inputs.image2d import Image2D
+from .inputs.itk import Itk
 from .inputs.labels import is_binary_mask
 _CHANNEL_SUFFIX = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
@@ -136,7 +138,14 @@ def _is_input(name: str) -> bool:
 
 
 def _is_2d(name: str) -> bool:
+    """A file Pillow reads (a 2D image by its name alone)."""
     return isinstance(format_of(name), Image2D)
+
+
+def _may_be_2d(name: str) -> bool:
+    """A file of a format that holds 2D images: Pillow's, DICOM, MetaImage, NRRD (whether
+    it is 2D, its header tells)."""
+    return isinstance(format_of(name), (Image2D, DicomFile, Itk)) and not _is_data_file(name)
 
 
 def _is_data_file(name: str) -> bool:
@@ -391,7 +400,8 @@ def _instance_mask_example(images: Dict[str, List[Path]], masks: Dict[str, List[
 
 
 def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
-    """A 2D folder: images/ and masks/ (or labels/) matched by file stem."""
+    """A 2D folder: images/ and masks/ (or labels/) matched by file stem; files of any format
+    that holds 2D images (Pillow's, single DICOM files, 2D MetaImage and NRRD)."""
     if not modality:
         raise DatasetError(f"{root}: a 2D data set needs --modality (e.g. dermoscopy_00)")
     tags = option_modality_tags(modality)
@@ -399,9 +409,9 @@ def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
     skipped: Dict[str, List[str]] = {}
     if mask_dir.name == "masks" and (root / "labels").is_dir():
         _skip(skipped, SKIP_UNUSED_LABELS, [root / "labels"])
-    image_files = _list_inputs(root / "images", _is_2d, SKIP_NOT_2D, skipped)
-    mask_files = _list_inputs(mask_dir, _is_2d, SKIP_NOT_2D, skipped)
-    images, masks = _by_name(image_files, lambda p: p.stem), _by_name(mask_files, lambda p: p.stem)
+    image_files = _list_inputs(root / "images", _may_be_2d, SKIP_NOT_2D, skipped)
+    mask_files = _list_inputs(mask_dir, _may_be_2d, SKIP_NOT_2D, skipped)
+    images, masks = _by_name(image_files, case_name_of), _by_name(mask_files, case_name_of)
     if class_names is None:
         class_names = load_class_names_file(root / "classes.json") if (root / "classes.json").is_file() else {}
     dataset = name or root.name
