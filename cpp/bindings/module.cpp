@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     register_slicing(m);
     register_instances(m);
     register_png(m);
+    register_paint(m);
 }

@@ -16,6 +16,7 @@ void register_normalize(py::module_& m);
 void register_slicing(py::module_& m);
 void register_instances(py::module_& m);
 void register_png(py::module_& m);
+void register_paint(py::module_& m);
 
 // True when the dtype's bytes are in the opposite order of this machine's.
 inline bool is_swapped(const py::dtype& dt) {

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from nibabel.orientations import apply_orientation
 
 from ..naming import clean_field
 from .base import Header
 from .files import DEFAULT_MAX_VOXELS, InputError
-from .label_sets import OVERLAPS, class_values, paint, paint_or_separate
+from .label_sets import OVERLAPS, class_values, overlap_error, paint, separate
 from .labels import validate_labels
 from .registry import read_header
 from .volume import Volume, check_label_volume, check_same_grid, make_volume
@@ -164,29 +165,35 @@ def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, thr
             channels.extend(Channel(header.path, data, volume) for data in stored)
         else:
             channels.append(Channel(header.path, values, None))
-    reference = channels[0]
 
-    def read_label(header: Header) -> np.ndarray:
-        """A label file's validated values (RAS+ for a volume), on the image's grid."""
+    def read_class_file(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """A label file's values as stored and its orientation (None in 2D), on the image's
+        grid. Volumes' values are not yet checked by the label rules: the caller does."""
+        header = header_of[path]
         if not header.is_volume:
-            return header.fmt.read_label_2d(header, spec.binary if not spec.is_label_set else None)
+            return header.fmt.read_label_2d(header, spec.binary if not spec.is_label_set else None), None
         volume = make_volume(header.fmt.read(header, label=True, scaled=False), header.affine, header.path)
         check_label_volume(volume)
         for channel in channels:
             check_same_grid(channel.volume, volume)
-        volume.data = validate_labels(volume.data, header.path)
-        return volume.ras()
-
-    if not spec.is_label_set:
-        return CaseArrays(channels, read_label(headers.labels[0]), None, {})
-    files = spec.label_files
-    values = class_values([name for name, _ in files], spec.class_names)
-    header_of = {h.path: h for h in headers.labels}
-    shape = reference.ras(reference.data).shape[:3] if reference.volume is not None else reference.data.shape[:2]
+        return volume.data, volume.ornt
 
     def read_mask(path: str) -> np.ndarray:
-        return read_label(header_of[path]) != 0
+        """A class file's voxels that are not 0, RAS+."""
+        data, ornt = read_class_file(path)
+        mask = validate_labels(data, path) != 0
+        return mask if ornt is None else apply_orientation(mask, ornt)
 
-    if overlap == "separate":
-        return CaseArrays(channels, *paint_or_separate(files, values, shape, read_mask, threads), values)
-    return CaseArrays(channels, paint(files, values, shape, read_mask, threads), None, values)
+    header_of = {h.path: h for h in headers.labels}
+    if not spec.is_label_set:
+        data, ornt = read_class_file(spec.label)
+        labels = validate_labels(data, spec.label)
+        return CaseArrays(channels, labels if ornt is None else apply_orientation(labels, ornt), None, {})
+    files = spec.label_files
+    values = class_values([name for name, _ in files], spec.class_names)
+    labels, overlapping = paint(files, values, read_class_file, threads)
+    if not overlapping:
+        return CaseArrays(channels, labels, None, values)
+    if overlap == "error":
+        raise overlap_error(files, values, read_mask, threads)
+    return CaseArrays(channels, None, separate(files, values, read_mask, threads), values)

@@ -53,6 +53,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def plain(value):
-    """A numpy scalar as a plain Python number for messages (5, 0.5, nan; not np.float64(0.5))."""
-    value = value.item()
+    """A number (numpy scalars too) as a plain Python number for messages (5, 0.5, nan; not
+    np.float64(0.5))."""
+    value = value.item() if hasattr(value, "item") else value
     return int(value) if isinstance(value, float) and value.is_integer() else value

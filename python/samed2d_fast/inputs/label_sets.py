@@ -11,11 +11,15 @@ smallest values, unless each class is to be converted on its own (``separate``).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from nibabel import orientations
+
+from .. import _core
 from .files import InputError
+from .labels import check_label_range, validate_labels
 
 OVERLAPS = ("error", "separate")
 
@@ -31,21 +35,51 @@ def class_values(names: Sequence[str], class_names: Mapping[int, str]) -> Dict[s
     return values
 
 
-def _masks(files: Sequence[Tuple[str, str]], read_mask: Callable[[str], np.ndarray],
-           threads: int) -> Iterator[Tuple[str, np.ndarray]]:
-    """(class name, mask) per file, in order; ``threads`` files are decompressed at once."""
+def _each(read: Callable[[str], object], files: Sequence[Tuple[str, str]], threads: int) -> Iterator:
+    """``read(path)`` of every file, in order; ``threads`` files are decompressed at once."""
+    paths = [path for _, path in files]
     if threads <= 1:
-        for name, path in files:
-            yield name, read_mask(path)
+        yield from map(read, paths)
         return
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        yield from zip((name for name, _ in files), pool.map(read_mask, [path for _, path in files]))
+        yield from pool.map(read, paths)
+
+
+def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], read_class_file, threads: int
+          ) -> Tuple[np.ndarray, bool]:
+    """The label map of a set (RAS+ for volumes), and whether some voxel is inside two
+    classes' masks. ``read_class_file(path)`` gives a file's stored values and its
+    orientation (None in 2D); the map is painted in the first file's stored layout by the
+    C++ kernel, which also checks the label rules in its one pass over each file."""
+    dtype = np.min_scalar_type(max([1, *values.values()]))
+    labels = ornt = None
+    overlaps = 0
+    for (name, path), (data, file_ornt) in zip(files, _each(read_class_file, files, threads)):
+        if labels is None:
+            order = "F" if data.flags.f_contiguous and not data.flags.c_contiguous else "C"
+            labels, ornt = np.zeros(data.shape, dtype=dtype, order=order), file_ornt
+        mask = _in_layout(data, file_ornt, ornt, labels, path)
+        overlapped, _, lo, hi = _core.paint_mask(mask, labels, values[name])
+        check_label_range(lo, hi, path)
+        overlaps += overlapped
+    ras = labels if ornt is None else orientations.apply_orientation(labels, ornt)
+    return ras, overlaps > 0
+
+
+def _in_layout(data: np.ndarray, file_ornt, ornt, labels: np.ndarray, path) -> np.ndarray:
+    """A class file's values in the label map's memory layout: integers in this machine's
+    byte order (floats rounded by the label rules), axes as the map's, same memory order."""
+    if data.dtype.kind not in "iu" or not data.dtype.isnative:
+        data = validate_labels(data, path)
+    if file_ornt is not None and not np.array_equal(file_ornt, ornt):
+        data = orientations.apply_orientation(data, orientations.ornt_transform(file_ornt, ornt))
+    return np.asarray(data, order="F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C")
 
 
 def class_masks(files: Sequence[Tuple[str, str]], read_mask, threads: int) -> Iterator[Tuple[str, np.ndarray]]:
-    """One united mask per class, in the order of ``files`` (grouped by class)."""
+    """One united boolean mask per class (RAS+), in the order of ``files`` (grouped by class)."""
     current, united = None, None
-    for name, mask in _masks(files, read_mask, threads):
+    for (name, _), mask in zip(files, _each(read_mask, files, threads)):
         if name != current:
             if current is not None:
                 yield current, united
@@ -54,22 +88,6 @@ def class_masks(files: Sequence[Tuple[str, str]], read_mask, threads: int) -> It
             united |= mask
     if current is not None:
         yield current, united
-
-
-def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], shape, read_mask,
-          threads: int) -> np.ndarray:
-    """The label map of a set without overlaps; an overlap fails (``overlap_error``)."""
-    dtype = np.min_scalar_type(max(values.values(), default=1))
-    labels = np.zeros(shape, dtype=dtype)
-    covered = np.zeros(shape, dtype=bool)
-    overlapping = False
-    for name, mask in class_masks(files, read_mask, threads):
-        overlapping = overlapping or bool(np.any(covered & mask))
-        labels[mask] = values[name]
-        covered |= mask
-    if overlapping:
-        raise overlap_error(files, values, read_mask, threads)
-    return labels
 
 
 def overlap_error(files, values: Mapping[str, int], read_mask, threads: int) -> InputError:
@@ -93,19 +111,7 @@ def overlap_error(files, values: Mapping[str, int], read_mask, threads: int) -> 
         f"--overlap separate, overlap='separate' in the API)")
 
 
-def paint_or_separate(files, values: Mapping[str, int], shape, read_mask,
-                      threads: int) -> Tuple[Optional[np.ndarray], Optional[List[Tuple[int, np.ndarray]]]]:
-    """Overlap mode ``separate``: the painted label map when no voxel is inside two classes'
-    masks (the case converts as that map), else (class value, mask) per class, by value,
-    each to be converted as a label map of its own."""
-    masks = sorted(((values[name], mask) for name, mask in class_masks(files, read_mask, threads)),
-                   key=lambda item: item[0])
-    covered = np.zeros(shape, dtype=bool)
-    for _, mask in masks:
-        if np.any(covered & mask):
-            return None, masks
-        covered |= mask
-    labels = np.zeros(shape, dtype=np.min_scalar_type(max(values.values(), default=1)))
-    for value, mask in masks:
-        labels[mask] = value
-    return labels, None
+def separate(files, values: Mapping[str, int], read_mask, threads: int) -> List[Tuple[int, np.ndarray]]:
+    """(class value, mask) per class, by value: each to be converted as a label map of its own."""
+    return sorted(((values[name], mask) for name, mask in class_masks(files, read_mask, threads)),
+                  key=lambda item: item[0])

@@ -21,13 +21,13 @@ def validate_labels(data: np.ndarray, path) -> np.ndarray:
         return _rounded_labels(data, path)
     if data.dtype.kind not in "iu":
         raise InputError(f"{path}: labels of dtype {data.dtype} are not supported")
-    _check_label_range(data.min(), data.max(), path)
+    check_label_range(data.min(), data.max(), path)
     if not data.dtype.isnative:
         return data.astype(data.dtype.newbyteorder("="))
     return data
 
 
-def _check_label_range(lo, hi, path) -> None:
+def check_label_range(lo, hi, path) -> None:
     if lo < 0:
         raise InputError(f"{path}: negative label value {plain(lo)}")
     if hi > MAX_LABEL:
@@ -51,7 +51,7 @@ def _rounded_labels(data: np.ndarray, path) -> np.ndarray:
             raise InputError(f"{path}: label value {plain(block[bad].flat[0])} is not an integer")
         lo = rounded.min() if lo is None else min(lo, rounded.min())
         hi = rounded.max() if hi is None else max(hi, rounded.max())
-    _check_label_range(lo, hi, path)
+    check_label_range(lo, hi, path)
     out = np.empty_like(data, dtype=np.min_scalar_type(int(hi)))
     for start in range(0, data.shape[0], step):
         out[start:start + step] = np.rint(data[start:start + step])
