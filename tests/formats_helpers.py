@@ -372,3 +372,40 @@ def pydicom_test_file(name: str) -> str:
     path = Path(pydicom.__file__).parent / "data" / "test_files" / name
     assert path.is_file(), f"{name} is not among the files pydicom ships"
     return str(path)
+
+
+def write_enhanced_ct(path: Path, arr_zyx: np.ndarray, *, spacing=(0.8, 0.7, 2.5), origin=(10.0, 20.0, 30.0)):
+    """An enhanced CT file (one file, a frame per slice) with a position per frame, written
+    with pydicom: the int16 volume (frames, rows, columns), axis-aligned in LPS. Returns the
+    path and its SPEC 8 affine."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence as DicomSequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    nz, ny, nx = arr_zyx.shape
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"  # Enhanced CT
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", generate_uid(), generate_uid()
+    ds.Rows, ds.Columns, ds.NumberOfFrames = ny, nx, nz
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    orientation, measures, shared = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    measures.PixelSpacing = [spacing[1], spacing[0]]  # rows, then columns
+    measures.SliceThickness = spacing[2]
+    shared.PlaneOrientationSequence = DicomSequence([orientation])
+    shared.PixelMeasuresSequence = DicomSequence([measures])
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    frames = []
+    for k in range(nz):
+        position, frame = Dataset(), Dataset()
+        position.ImagePositionPatient = [origin[0], origin[1], origin[2] + spacing[2] * k]
+        frame.PlanePositionSequence = DicomSequence([position])
+        frames.append(frame)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(frames)
+    ds.PixelData = np.ascontiguousarray(arr_zyx, dtype="<i2").tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+    return Path(path), spec_affine(spacing, np.eye(3).ravel(), origin)

@@ -42,6 +42,7 @@ from formats_helpers import (
     write_dicom_2d,
     write_dicom_series,
     write_itk,
+    write_enhanced_ct,
     write_itk_2d,
 )
 from helpers import assert_output_equals_reference, blob_labels, oriented_affine, read_png, save_nifti, tree_bytes
@@ -1251,3 +1252,23 @@ def test_cli_2d_folder_of_dicom_and_itk_images(tmp_path):
     got = read_png(tmp_path / "out" / "images" / "x_ray--CXR--p1--2d_none.png")
     np.testing.assert_array_equal(got, dicom_2d_reference(dcm))
     assert digest_tree(root) == before
+
+
+def test_enhanced_multi_frame_dicom_is_a_volume(tmp_path):
+    """SPEC 8: a multi-frame file with a position per frame (enhanced CT) is a volume, read as
+    an ITK format: it converts as the NIfTI of the same array and affine."""
+    rng = np.random.default_rng(61)
+    zyx = rng.integers(-1000, 2000, (24, 20, 18)).astype(np.int16)
+    src = tmp_path / "in"
+    src.mkdir()
+    enhanced, affine = write_enhanced_ct(src / "enhanced.dcm", zyx)
+    labels = blob_labels((18, 20, 24), 3, rng)
+    label = save_nifti(src / "label.nii.gz", labels, affine)
+    twin = save_nifti(src / "twin.nii.gz", zyx.transpose(2, 1, 0), affine)
+    before = digest_tree(src)
+    rec = convert(enhanced, label, tmp_path / "out", modality="ct_00", class_names=CLASSES)
+    rec_twin = convert(twin, label, tmp_path / "twin", modality="ct_00", class_names=CLASSES)
+    assert rec.images and {name.split("--")[-1][0] for name in rec.images} == {"x", "y", "z"}
+    assert_same_conversion(tmp_path / "twin", rec_twin, tmp_path / "out", rec)
+    assert digest_tree(src) == before
+
