@@ -4,6 +4,7 @@ grid check between an image and its label, whatever formats they came in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from nibabel import orientations
@@ -35,8 +36,17 @@ def make_volume(data: np.ndarray, affine: np.ndarray, path) -> Volume:
     """A Volume of stored ``data`` (trailing axes of length 1 dropped, 2 axes read as
     (X, Y, 1)) with the closest canonical orientation of ``affine``."""
     data = _squeeze_to_3d_or_4d(data, path)
-    ornt = orientations.io_orientation(affine)
-    return Volume(str(path), data, ornt, affine @ orientations.inv_ornt_aff(ornt, data.shape[:3]))
+    ornt, affine_ras = _orientation(np.asarray(affine, dtype=np.float64).tobytes(), data.shape[:3])
+    return Volume(str(path), data, ornt.copy(), affine_ras.copy())
+
+
+@lru_cache(maxsize=64)
+def _orientation(affine: bytes, shape: tuple):
+    """The orientation to RAS+ and the reoriented affine, once per affine and grid: the
+    mask files of a label set share one (nibabel's io_orientation takes an SVD)."""
+    matrix = np.frombuffer(affine, dtype=np.float64).reshape(4, 4)
+    ornt = orientations.io_orientation(matrix)
+    return ornt, matrix @ orientations.inv_ornt_aff(ornt, shape)
 
 
 def _squeeze_to_3d_or_4d(data: np.ndarray, path) -> np.ndarray:
