@@ -28,6 +28,11 @@ class Volume:
         return orientations.apply_orientation(self.data if array is None else array, self.ornt)
 
     @property
+    def ras_shape(self) -> tuple:
+        """The spatial shape in RAS+ orientation (of ``ras()``, without making the view)."""
+        return tuple(int(self.data.shape[int(i)]) for i in np.argsort(self.ornt[:, 0]))
+
+    @property
     def channels(self) -> int:
         return int(self.data.shape[3]) if self.data.ndim == 4 else 1
 
@@ -65,7 +70,7 @@ def check_label_volume(volume: Volume) -> None:
 
 
 def check_same_grid(image: Volume, label: Volume) -> None:
-    shape_i, shape_l = image.ras().shape[:3], label.ras().shape[:3]
+    shape_i, shape_l = image.ras_shape, label.ras_shape
     if shape_i != shape_l:
         raise InputError(
             f"{label.path}: label grid {shape_l} differs from image grid {shape_i} ({image.path})"
