@@ -1,4 +1,5 @@
-"""Output comparisons shared by compare.py and the pytest-benchmark suites."""
+"""Output comparisons shared by compare.py and the pytest-benchmark suites, and the timing
+requirements compare.py reports (never asserted: a slow run is reported, not failed)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,39 @@ def tree_problems(out_dir: Path, ref: dict) -> list[str]:
         if not np.array_equal(decode_png((Path(out_dir) / name).read_bytes()), expected[name]):
             problems.append(f"pixels differ: {name}")
     return problems
+
+
+# ---- the input readers ------------------------------------------------------------------
+
+
+def case_arrays(arrays):
+    """(each image channel in RAS+, the label map) of a ``read_case`` result."""
+    return [c.ras(c.data) for c in arrays.channels], arrays.label
+
+
+def same_case_arrays(a, b) -> bool:
+    """Two ``read_case`` results hold the same values on the same RAS+ grid (dtypes may
+    differ only where the values are equal, as a DICOM series' int16 and a NIfTI's)."""
+    (channels_a, label_a), (channels_b, label_b) = case_arrays(a), case_arrays(b)
+    return (len(channels_a) == len(channels_b)
+            and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(channels_a, channels_b))
+            and label_a is not None and label_b is not None
+            and label_a.shape == label_b.shape and np.array_equal(label_a, label_b))
+
+
+# Issue 11: painting a label set adds at most this fraction of the time its class files
+# take to decompress, measured in the same run.
+PAINT_OVER_DECOMPRESSION_MAX = 0.5
+
+
+def not_slower(what: str, ms: float, baseline: str, baseline_ms: float):
+    """(text, holds) of "reading ``what`` is not slower than ``baseline``"."""
+    text = f"{what} is read no slower than {baseline}: {ms:.1f} ms vs {baseline_ms:.1f} ms ({ms / baseline_ms:.2f}x)"
+    return text, ms <= baseline_ms
+
+
+def painting_requirement(paint_ratio: float, paint_ms: float, decompress_ms: float, files: int):
+    """(text, holds) of issue 11's bound on painting next to decompression."""
+    text = (f"painting {files} class files adds at most {PAINT_OVER_DECOMPRESSION_MAX}x their decompression "
+            f"time: {paint_ratio:.2f}x ({paint_ms:.0f} ms next to {decompress_ms:.0f} ms)")
+    return text, paint_ratio <= PAINT_OVER_DECOMPRESSION_MAX
