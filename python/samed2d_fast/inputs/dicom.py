@@ -98,7 +98,8 @@ class DicomSeries(Format):
         uids = list(series_reader.GetGDCMSeriesIDs(folder))
         if not uids:
             raise InputError(f"{path}: no DICOM series in this folder ({len(files)} files, none readable as DICOM)")
-        counts = {uid: len(series_reader.GetGDCMSeriesFileNames(folder, uid)) for uid in uids}
+        members = {uid: list(series_reader.GetGDCMSeriesFileNames(folder, uid)) for uid in uids}
+        counts = {uid: len(names) for uid, names in members.items()}
         if series is None and len(uids) > 1:
             listed = ", ".join(f"{uid} ({counts[uid]} files)" for uid in uids[:5])
             listed += f" and {len(uids) - 5} more" if len(uids) > 5 else ""
@@ -107,7 +108,7 @@ class DicomSeries(Format):
         uid = series if series is not None else uids[0]
         if uid not in counts:
             raise InputError(f"{path}: no DICOM series {uid} in this folder (it holds {', '.join(uids)})")
-        slices = list(series_reader.GetGDCMSeriesFileNames(folder, uid))
+        slices = members[uid]
         info = self._check_slices(path, slices)
         header = header_of(path, self, info, max_voxels, native=slices)
         skipped = len(files) - sum(counts.values())
