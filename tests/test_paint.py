@@ -135,3 +135,74 @@ def test_paint_applies_the_label_rules():
     half = np.array([[[0, 0.5]]], np.float32)
     with pytest.raises(InputError, match="f0: label value 0.5 is not an integer"):
         paint([("a", "f0")], {"a": 1}, lambda p: (half, None), threads=1)
+
+
+@settings(max_examples=max(20, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dtype=st.sampled_from(["u1", "i2", "u2", "i4", "u8"]), count=st.integers(0, 300_000),
+       offset=st.integers(0, 700), members=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_gunzip_values_are_the_values_after_the_header(tmp_path_factory, dtype, count, offset, members, seed):
+    """The values a label set's file is painted from, piece by piece: after ``offset`` header
+    bytes, in one or several gzip members, values cut by the end of an inflated piece
+    included; one value more or less than the stream holds is an error naming the file."""
+    import gzip
+
+    from samed2d_fast.inputs.gunzip import gunzip_values
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 3, count).astype(dtype)  # compressible, as masks are
+    raw = rng.integers(0, 256, offset, dtype=np.uint8).tobytes() + values.tobytes()
+    cuts = sorted(rng.integers(0, len(raw) + 1, members - 1))
+    parts = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    path = tmp_path_factory.mktemp("gz") / "x.nii.gz"
+    path.write_bytes(b"".join(gzip.compress(part, compresslevel=1) for part in parts))
+    pieces = list(gunzip_values(path, offset, np.dtype(dtype), count))
+    got = np.concatenate(pieces) if pieces else np.empty(0, dtype)
+    np.testing.assert_array_equal(got, values)
+    with pytest.raises(InputError, match="x.nii.gz: truncated"):
+        list(gunzip_values(path, offset, np.dtype(dtype), count + 1))
+    if count:
+        with pytest.raises(InputError, match="x.nii.gz: more data than the header describes"):
+            list(gunzip_values(path, offset, np.dtype(dtype), count - 1))
+
+
+def test_streamed_painting_equals_whole_file_painting(tmp_path, monkeypatch):
+    """A label set of .nii.gz files painted piece by piece (one thread) gives the map that
+    whole files give (two threads), with files of several dtypes, a big-endian one and one
+    stored in another orientation (those two read whole)."""
+    import nibabel as nib
+
+    from samed2d_fast.inputs import CaseSpec, case_headers, read_case
+
+    rng = np.random.default_rng(8)
+    shape = (70, 60, 50)
+    truth = np.zeros(shape, np.uint16)
+    for value in range(1, 7):
+        lo = rng.integers(0, 40, 3)
+        truth[lo[0]:lo[0] + 25, lo[1]:lo[1] + 15, lo[2]:lo[2] + 10] = value
+    affine = np.diag([1.0, 1.0, 2.0, 1.0])
+    nib.save(nib.Nifti1Image(rng.integers(0, 100, shape).astype(np.int16), affine), tmp_path / "ct.nii.gz")
+    label = {}
+    for value, dtype in zip(range(1, 7), ["u1", "i2", "u4", ">i2", "i8", "u1"]):
+        mask = (truth == value).astype(dtype)
+        if value == 6:  # stored flipped along x: another orientation, the same grid
+            img = nib.Nifti1Image(mask[::-1].copy(), affine @ np.array([[-1, 0, 0, 69], [0, 1, 0, 0],
+                                                                         [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+        else:
+            img = nib.Nifti1Image(mask, affine, dtype=np.dtype(dtype))
+        nib.save(img, tmp_path / f"c{value}.nii.gz")
+        label[f"c{value}"] = (str(tmp_path / f"c{value}.nii.gz"),)
+    spec = CaseSpec("D", "ct", (str(tmp_path / "ct.nii.gz"),), label, ("ct_00",),
+                    {v: f"c{v}" for v in range(1, 7)})
+    headers = case_headers(spec)
+    from samed2d_fast.inputs import label_sets
+
+    streamed = []
+    whole_pieces = label_sets._Canvas.paint_pieces
+    monkeypatch.setattr(label_sets._Canvas, "paint_pieces",
+                        lambda self, pieces, value, path: streamed.append(value) or whole_pieces(self, pieces, value, path))
+    one = read_case(spec, headers, threads=1)
+    assert streamed == [2, 3, 4, 5]  # the first file makes the map; the flipped one is read whole
+    two = read_case(spec, headers, threads=2)
+    assert streamed == [2, 3, 4, 5]
+    np.testing.assert_array_equal(one.label, truth)
+    np.testing.assert_array_equal(two.label, truth)

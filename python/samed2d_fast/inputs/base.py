@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -75,6 +75,13 @@ class Format:
         """The values in the header's shape: an image's stored values (``scaled``: float64
         scaled values), a label's values (scaled where the format scales them)."""
         raise NotImplementedError
+
+    def stream_label(self, header: Header) -> Optional[Iterator[np.ndarray]]:
+        """A label volume's values as 1D arrays in Fortran order of the header's shape, a
+        piece at a time, where the format can give them so (a compressed file inflated
+        piece by piece: painting a label set uses each while it is in the cache); None
+        where it cannot, and the caller reads the whole array."""
+        return None
 
     def read_label_2d(self, header: Header, binary: Optional[bool]) -> np.ndarray:
         """A 2D label image by SPEC section 1's rules."""

@@ -178,6 +178,19 @@ def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, thr
             check_same_grid(channel.volume, volume)
         return volume.data, volume.ornt
 
+    def stream_class_file(path: str):
+        """A class file's values piece by piece, its orientation and shape, where its format
+        gives them so (see Format.stream_label), on the image's grid; else None."""
+        header = header_of[path]
+        if not header.is_volume:
+            return None
+        volume = header.volume()
+        check_label_volume(volume)
+        for channel in channels:
+            check_same_grid(channel.volume, volume)
+        pieces = header.fmt.stream_label(header)
+        return None if pieces is None else (pieces, volume.ornt, volume.data.shape)
+
     def read_mask(path: str) -> np.ndarray:
         """A class file's voxels that are not 0, RAS+."""
         data, ornt = read_class_file(path)
@@ -191,7 +204,7 @@ def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, thr
         return CaseArrays(channels, labels if ornt is None else apply_orientation(labels, ornt), None, {})
     files = spec.label_files
     values = class_values([name for name, _ in files], spec.class_names)
-    labels, overlapping = paint(files, values, read_class_file, threads)
+    labels, overlapping = paint(files, values, read_class_file, threads, stream_class_file)
     if not overlapping:
         return CaseArrays(channels, labels, None, values)
     if overlap == "error":

@@ -68,6 +68,28 @@ def gunzip_exactly(path, offset: int, voxel_bytes: int) -> np.ndarray:
     return out
 
 
+def gunzip_values(path, offset: int, dtype: np.dtype, count: int) -> Iterator[np.ndarray]:
+    """The ``count`` values of ``dtype`` that follow ``offset`` bytes of a gzip file's stream,
+    as 1D arrays, one per inflated chunk (a value cut by a chunk's end goes with the next),
+    so a caller uses each while it is in the cache and no buffer of the whole is made. The
+    stream is checked as ``gunzip_exactly`` checks it."""
+    size = offset + count * dtype.itemsize
+    filled, carry = 0, b""
+    for chunk in _gunzip_chunks(path, size):
+        if filled + len(chunk) > size:
+            raise InputError(f"{path}: more data than the header describes: the gzip stream goes on past "
+                             f"{size} bytes (vox_offset {offset} + {count * dtype.itemsize} bytes of voxels)")
+        start = max(0, offset - filled)  # the header's bytes are skipped
+        filled += len(chunk)
+        data = carry + chunk[start:] if carry else chunk[start:]
+        whole = len(data) - len(data) % dtype.itemsize
+        carry = data[whole:]
+        if whole:
+            yield np.frombuffer(data, dtype=dtype, count=whole // dtype.itemsize)
+    if filled < size:
+        raise truncated(path, filled, size)
+
+
 def _gunzip_chunks(path, limit: int) -> Iterator[bytes]:
     """The decompressed bytes of a gzip file, chunk by chunk.
 

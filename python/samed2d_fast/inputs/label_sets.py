@@ -45,25 +45,68 @@ def _each(read: Callable[[str], object], files: Sequence[Tuple[str, str]], threa
         yield from pool.map(read, paths)
 
 
-def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], read_class_file, threads: int
-          ) -> Tuple[np.ndarray, bool]:
+def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], read_class_file, threads: int,
+          stream_class_file=None) -> Tuple[np.ndarray, bool]:
     """The label map of a set (RAS+ for volumes), and whether some voxel is inside two
-    classes' masks. ``read_class_file(path)`` gives a file's stored values and its
-    orientation (None in 2D); the map is painted in the first file's stored layout by the
+    classes' masks. ``read_class_file(path)`` gives a file's stored values and orientation
+    (None in 2D). With more than one thread, whole files are decompressed that many at a
+    time; with one, a file that ``stream_class_file(path)`` gives piece by piece (values in
+    Fortran order, orientation, shape) is painted a piece at a time as it is inflated,
+    while each piece is in the cache, and no array of the file is made."""
+    canvas = _Canvas(np.min_scalar_type(max([1, *values.values()])))
+    if threads > 1:
+        for (name, path), (data, file_ornt) in zip(files, _each(read_class_file, files, threads)):
+            canvas.paint_file(data, file_ornt, values[name], path)
+    else:
+        for name, path in files:
+            pieces = canvas.pieces_of(stream_class_file, path)
+            if pieces is None:
+                canvas.paint_file(*read_class_file(path), values[name], path)
+            else:
+                canvas.paint_pieces(pieces, values[name], path)
+    return canvas.ras(), canvas.overlaps > 0
+
+
+class _Canvas:
+    """The label map being painted, in the stored layout of the first class file, by the
     C++ kernel, which also checks the label rules in its one pass over each file."""
-    dtype = np.min_scalar_type(max([1, *values.values()]))
-    labels = ornt = None
-    overlaps = 0
-    for (name, path), (data, file_ornt) in zip(files, _each(read_class_file, files, threads)):
-        if labels is None:
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype, self.labels, self.ornt, self.overlaps = dtype, None, None, 0
+
+    def paint_file(self, data: np.ndarray, file_ornt, value: int, path) -> None:
+        if self.labels is None:
             order = "F" if data.flags.f_contiguous and not data.flags.c_contiguous else "C"
-            labels, ornt = np.zeros(data.shape, dtype=dtype, order=order), file_ornt
-        mask = _in_layout(data, file_ornt, ornt, labels, path)
-        overlapped, _, lo, hi = _core.paint_mask(mask, labels, values[name])
+            self.labels, self.ornt = np.zeros(data.shape, dtype=self.dtype, order=order), file_ornt
+        mask = _in_layout(data, file_ornt, self.ornt, self.labels, path)
+        self._count(_core.paint_mask(mask, self.labels, value), path)
+
+    def pieces_of(self, stream_class_file, path):
+        """The file's values piece by piece when they come in the map's layout, else None."""
+        if stream_class_file is None or self.labels is None or not self.labels.flags.f_contiguous:
+            return None
+        streamed = stream_class_file(path)
+        if streamed is None:
+            return None
+        pieces, file_ornt, shape = streamed
+        if tuple(shape) != self.labels.shape or not np.array_equal(file_ornt, self.ornt):
+            pieces.close()
+            return None
+        return pieces
+
+    def paint_pieces(self, pieces, value: int, path) -> None:
+        flat, start = self.labels.ravel(order="F"), 0
+        for piece in pieces:
+            self._count(_core.paint_mask(piece, flat[start:start + piece.size], value), path)
+            start += piece.size
+
+    def _count(self, result, path) -> None:
+        overlapped, _, lo, hi = result
         check_label_range(lo, hi, path)
-        overlaps += overlapped
-    ras = labels if ornt is None else orientations.apply_orientation(labels, ornt)
-    return ras, overlaps > 0
+        self.overlaps += overlapped
+
+    def ras(self) -> np.ndarray:
+        return self.labels if self.ornt is None else orientations.apply_orientation(self.labels, self.ornt)
 
 
 def _in_layout(data: np.ndarray, file_ornt, ornt, labels: np.ndarray, path) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from typing import Optional
+from typing import Iterator, Optional
 
 import nibabel as nib
 import numpy as np
@@ -21,7 +21,7 @@ from nibabel.volumeutils import apply_read_scaling
 
 from .base import Format, Header
 from .files import DEFAULT_MAX_VOXELS, InputError, check_file, check_voxels, one_line, plain
-from .gunzip import gunzip_exactly, gunzip_head, is_gzip
+from .gunzip import gunzip_exactly, gunzip_head, gunzip_values, is_gzip
 from .labels import validate_labels
 from .volume import Volume, check_label_volume, make_volume
 
@@ -174,6 +174,18 @@ class Nifti(Format):
 
     def check_data(self, header: Header) -> None:
         check_uncompressed_size(header.native, header.path)
+
+    def stream_label(self, header: Header) -> Optional[Iterator[np.ndarray]]:
+        """A ``.nii.gz`` label of stored integers (no scaling) in this machine's byte order."""
+        img, path = header.native, header.path
+        proxy = img.dataobj
+        dtype = np.dtype(proxy.dtype)
+        if not (is_gzip(_data_file(img, path)) and reads_stored_integers(img, is_label=True)
+                and dtype.isnative and proxy.order == "F"):
+            return None
+        check_file(path)
+        count = int(np.prod(proxy.shape, dtype=np.int64))
+        return gunzip_values(path, int(proxy.offset), dtype, count)
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         return read_array(header.native, header.path, is_label=label, scaled=scaled)
