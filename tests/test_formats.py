@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -1272,3 +1273,68 @@ def test_enhanced_multi_frame_dicom_is_a_volume(tmp_path):
     assert_same_conversion(tmp_path / "twin", rec_twin, tmp_path / "out", rec)
     assert digest_tree(src) == before
 
+
+
+def test_dicom_series_checks_follow_itk_and_refuse_odd_folders(tmp_path):
+    """The header's affine of a tilted series is the one ITK reads (slice spacing from the
+    first to the last position, the first slice's normal), so a label written from the series
+    matches it; "1" and "1.0" are one slope; a FIFO in a series folder is refused by name."""
+    import SimpleITK as sitk
+
+    from samed2d_fast.inputs import read_header
+
+    img, lab, aff = _series_volume(71, (12, 10, 5))
+    folder = tmp_path / "tilt"
+    files = write_dicom_series(folder, img, aff, series_uid=UID_A)
+    for k, path in enumerate(files):  # a gantry tilt: each slice 0.5 mm further along y
+        ds = pydicom.dcmread(str(path))
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [x, y + 0.5 * k, z]
+        ds.RescaleSlope = "1.0" if k % 2 else "1"
+        ds.RescaleIntercept = "0"
+        ds.save_as(str(path))
+    header = read_header(folder, 2**31)
+    itk = sitk.ImageSeriesReader()
+    itk.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder)))
+    read = itk.Execute()
+    from samed2d_fast.inputs.itk import affine_of
+
+    np.testing.assert_allclose(header.affine, affine_of(read.GetOrigin(), read.GetSpacing(), read.GetDirection()),
+                               atol=1e-6)
+    label = tmp_path / "label.nrrd"
+    labels = sitk.GetImageFromArray(lab.transpose(2, 1, 0).astype(np.uint8))
+    labels.CopyInformation(read)
+    sitk.WriteImage(labels, str(label))
+    assert convert(folder, label, tmp_path / "out", modality="ct_00", class_names=CLASSES).images
+    os.mkfifo(folder / "pipe")
+    with pytest.raises(ValueError, match="pipe: not a regular file"):
+        read_header(folder, 2**31)
+
+
+def test_unreadable_2d_headers_fail_their_case_only(tmp_path):
+    """A mask that is a truncated multi-page TIFF, and a DICOM image whose Rows tag is empty,
+    fail their own cases in one line; the good case converts (before, the first stopped the
+    whole run with a traceback while deciding whether masks are binary)."""
+    rng = np.random.default_rng(81)
+    root = tmp_path / "XR"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for stem in ("a_good", "b_tiff", "c_dicom"):
+        Image.fromarray(rng.integers(0, 255, (32, 40)).astype(np.uint8)).save(root / "images" / f"{stem}.png")
+        Image.fromarray(blob_labels_2d((32, 40), rng)).save(root / "masks" / f"{stem}.png")
+    (root / "masks" / "b_tiff.png").unlink()
+    pages = [Image.fromarray(blob_labels_2d((32, 40), rng)) for _ in range(3)]
+    pages[0].save(root / "masks" / "b_tiff.tif", save_all=True, append_images=pages[1:])
+    data = (root / "masks" / "b_tiff.tif").read_bytes()
+    (root / "masks" / "b_tiff.tif").write_bytes(data[: len(data) // 2])
+    (root / "images" / "c_dicom.png").unlink()
+    dcm = write_dicom_2d(root / "images" / "c_dicom.dcm", rng.integers(0, 4096, (32, 40)).astype(np.uint16),
+                         modality="DX")
+    edit_dicom(dcm, Rows=None)
+    code, _, err = run_cli("convert", root, tmp_path / "out", "--modality", "x_ray", "--no-progress", "-j", "1")
+    assert code == 1 and "Traceback" not in err, err
+    failures = {f["case"]: f["error"] for f in json.loads((tmp_path / "out" / "failures.json").read_text())}
+    assert set(failures) == {"XR--b_tiff", "XR--c_dicom"}, failures
+    assert "b_tiff.tif" in failures["XR--b_tiff"] and "c_dicom.dcm" in failures["XR--c_dicom"]
+    assert all("\n" not in e for e in failures.values())
+    assert list(json.loads((tmp_path / "out" / "SAMed2D_v1.json").read_text())) == ["images/x_ray--XR--a_good--2d_none.png"]

@@ -69,7 +69,8 @@ def test_paint_mask_long_runs_of_zeros_and_a_voxel_at_each_block_edge():
         assert labels[i] == 9 and np.count_nonzero(labels) == 1
 
 
-@pytest.mark.parametrize("problem", ["shape", "layout", "strided", "big_endian", "float", "readonly", "value"])
+@pytest.mark.parametrize("problem", ["shape", "layout", "strided", "big_endian", "float", "readonly", "value",
+                                     "unaligned", "labels_not_an_array"])
 def test_paint_mask_refuses_what_it_cannot_paint(problem):
     mask, labels = np.ones((4, 5), np.uint8), np.zeros((4, 5), np.uint8)
     value = 3
@@ -87,6 +88,11 @@ def test_paint_mask_refuses_what_it_cannot_paint(problem):
         labels.setflags(write=False)
     elif problem == "value":
         value = 256
+    elif problem == "unaligned":
+        mask = np.frombuffer(np.ones(41, np.uint8).tobytes(), dtype=np.uint16, offset=1, count=20).reshape(4, 5)
+        labels = np.zeros((4, 5), np.uint8)
+    elif problem == "labels_not_an_array":
+        labels = labels.tolist()
     with pytest.raises((ValueError, TypeError)):
         _core.paint_mask(mask, labels, value)
 

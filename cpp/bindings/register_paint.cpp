@@ -39,6 +39,11 @@ Result by_mask(const py::array& mask, py::array& labels, std::uint64_t value) {
     throw py::type_error("paint_mask: mask of dtype " + dtype_name(dt) + " (expected integers)");
 }
 
+// A contiguous array whose start is a multiple of its item size: every value is aligned.
+bool aligned(const py::array& a) {
+    return reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) == 0;
+}
+
 bool same_layout(const py::array& a, const py::array& b) {
     if (a.ndim() != b.ndim()) return false;
     for (py::ssize_t k = 0; k < a.ndim(); ++k) {
@@ -49,7 +54,15 @@ bool same_layout(const py::array& a, const py::array& b) {
 }
 
 // Paints ``value`` into ``labels`` where ``mask`` is not 0; returns (overlaps, painted, lo, hi).
-Result paint_mask(const py::array& mask, py::array labels, std::uint64_t value) {
+// ``labels`` must be a numpy array already: a converted copy would take the paint and be lost.
+Result paint_mask(const py::array& mask, const py::object& labels_object, std::uint64_t value) {
+    if (!py::isinstance<py::array>(labels_object)) {
+        throw py::type_error("paint_mask: labels must be a numpy array");
+    }
+    py::array labels = py::reinterpret_borrow<py::array>(labels_object);
+    if (!aligned(mask) || !aligned(labels)) {
+        throw py::value_error("paint_mask: arrays must be aligned to their item size");
+    }
     if (!same_layout(mask, labels)) {
         throw py::value_error("paint_mask: mask and labels must have one shape and both be C- or both "
                               "Fortran-contiguous");

@@ -686,7 +686,7 @@ def decide_binary(dataset: Dataset) -> None:
             if header.is_volume:
                 return
             values = header.fmt.read_label_2d(header, False)
-        except InputError:
+        except Exception:  # the case reports it with the reader's message
             continue
         if not is_binary_mask(values) and values.any():
             binary = False

@@ -42,11 +42,13 @@ def _pydicom():
 
 
 class _SeriesInfo:
-    """What ITK's reader information gives, for a series read from its files' headers."""
+    """What ITK's reader information would give for a series, from its files' headers: the
+    first slice's origin and direction (its normal third), and the slice spacing as
+    ``ImageSeriesReader`` computes it, the distance from the first slice to the last over
+    the gaps between them (a tilted gantry's slices are not along the normal)."""
 
-    def __init__(self, first, count: int, slice_spacing: float, normal: np.ndarray):
-        self.first, self.count = first, count
-        self.slice_spacing, self.normal = slice_spacing, normal
+    def __init__(self, first, count: int, slice_spacing: float):
+        self.first, self.count, self.slice_spacing = first, count, slice_spacing
 
     def GetDimension(self):
         return 3
@@ -69,13 +71,19 @@ class _SeriesInfo:
         return (spacing[0], spacing[1], self.slice_spacing)
 
     def GetDirection(self):
-        d = np.asarray(self.first.GetDirection(), dtype=np.float64).reshape(3, 3)
-        d[:, 2] = self.normal
-        return tuple(d.ravel())
+        return self.first.GetDirection()
 
 
 def _tag(reader, key: str) -> str:
     return reader.GetMetaData(key).strip() if reader.HasMetaDataKey(key) else ""
+
+
+def _number(text: str, default: float) -> float:
+    """A decimal string tag's value ("1" and "1.0" are one slope); unreadable as absent."""
+    try:
+        return float(text.split("\\")[0]) if text else default
+    except ValueError:
+        return default
 
 
 class DicomSeries(Format):
@@ -94,6 +102,10 @@ class DicomSeries(Format):
         except OSError as exc:
             raise InputError(f"{path}: cannot list the folder ({exc.strerror or exc})") from None
         files = [n for n in names if os.path.isfile(os.path.join(folder, n))]
+        for name in names:  # GDCM would block on a FIFO, or skip it and a slice with it
+            entry = os.path.join(folder, name)
+            if os.path.exists(entry) and not (os.path.isfile(entry) or os.path.isdir(entry)):
+                raise InputError(f"{entry}: not a regular file (a FIFO, socket or device) in a DICOM series folder")
         series_reader = sitk().ImageSeriesReader
         uids = list(series_reader.GetGDCMSeriesIDs(folder))
         if not uids:
@@ -132,14 +144,14 @@ class DicomSeries(Format):
                 raise InputError(reason)
             readers.append(reader)
             positions.append(np.asarray(reader.GetOrigin(), dtype=np.float64))
-            rescales.add((_tag(reader, "0028|1053") or "1", _tag(reader, "0028|1052") or "0"))
+            rescales.add((_number(_tag(reader, "0028|1053"), 1.0), _number(_tag(reader, "0028|1052"), 0.0)))
         if len(rescales) > 1:
-            shown = ", ".join(f"slope {s} intercept {i}" for s, i in sorted(rescales)[:3])
+            shown = ", ".join(f"slope {s:g} intercept {i:g}" for s, i in sorted(rescales)[:3])
             raise InputError(f"{path}: the rescale differs between the series' slices ({shown})")
         direction = np.asarray(readers[0].GetDirection(), dtype=np.float64).reshape(3, 3)
         normal = direction[:, 2]
         if len(slices) == 1:
-            return _SeriesInfo(readers[0], 1, readers[0].GetSpacing()[2], normal)
+            return _SeriesInfo(readers[0], 1, readers[0].GetSpacing()[2])
         along = np.array([float(p @ normal) for p in positions])
         gaps = np.diff(along)
         if np.any(np.abs(gaps) < 1e-6):
@@ -151,8 +163,7 @@ class DicomSeries(Format):
             k = int(np.argmax(uneven))
             raise InputError(f"{path}: uneven slice spacing: {abs(gaps[k]):.4g} mm between {slices[k]} and "
                              f"{slices[k + 1]}, median {abs(median):.4g} mm (a missing slice?)")
-        step = positions[-1] - positions[0]
-        return _SeriesInfo(readers[0], len(slices), abs(median), step / np.linalg.norm(step))
+        return _SeriesInfo(readers[0], len(slices), float(np.linalg.norm(positions[-1] - positions[0])) / (len(slices) - 1))
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         reader = sitk().ImageSeriesReader()
@@ -175,12 +186,17 @@ class DicomFile(Format):
 
     def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
         check_file(path)
-        try:  # force: older files lack the preamble and file meta, yet are DICOM
-            ds = _pydicom().dcmread(os.fspath(path), stop_before_pixels=True, force=True)
-            known = "SOPClassUID" in ds or "Rows" in ds
-        except Exception as exc:  # pydicom raises many kinds for a broken file
+        try:  # a file's tags can be anything: any failure to make sense of them is the file's
+            return self._header(path, max_voxels)
+        except InputError:
+            raise
+        except Exception as exc:
             raise InputError(f"{path}: not a readable DICOM file ({one_line(exc)})") from None
-        if not known:
+
+    def _header(self, path, max_voxels: int) -> Header:
+        # force: older files lack the preamble and file meta, yet are DICOM
+        ds = _pydicom().dcmread(os.fspath(path), stop_before_pixels=True, force=True)
+        if "SOPClassUID" not in ds and "Rows" not in ds:
             raise InputError(f"{path}: not a readable DICOM file (no SOP class and no image rows)")
         reason = _not_a_label_map(path, str(ds.get("SOPClassUID", "")), str(ds.get("Modality", "")))
         if reason:
@@ -199,7 +215,7 @@ class DicomFile(Format):
         shape = (rows, cols, 3) if colour else (rows, cols)
         check_voxels(path, shape, max_voxels)
         itemsize = max(1, int(ds.get("BitsAllocated", 16)) // 8)
-        return Header(str(path), self, shape, None, itemsize if _stored_integer_path(ds) else 8, 8,
+        return Header(str(path), self, shape, None, itemsize if _rescale(ds)[0] > 0 else 8, 8,
                       f"2D {cols}x{rows} {photometric}", native=None)
 
     def _multi_frame_header(self, path, ds, frames: int, max_voxels: int) -> Header:
@@ -224,31 +240,33 @@ class DicomFile(Format):
             except RuntimeError as exc:
                 raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
             return values_of(image, header, scaled and not label)
-        ds = _pydicom().dcmread(header.path, force=True)
-        try:
+        try:  # pydicom's decoders and lookups raise many kinds for a broken file
+            ds = _pydicom().dcmread(header.path, force=True)
             stored = ds.pixel_array  # YBR_FULL(_422) comes back as RGB (pydicom's convert_color_space)
+            photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+            if photometric == "PALETTE COLOR":
+                from pydicom.pixels import apply_color_lut
+
+                return apply_color_lut(stored, ds)
         except Exception as exc:
             raise InputError(f"{header.path}: cannot decode the pixel data ({one_line(exc)})") from None
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-        if photometric == "PALETTE COLOR":
-            from pydicom.pixels import apply_color_lut
-
-            return apply_color_lut(stored, ds)
         if stored.ndim == 3:
             return stored[..., :3]
         return _grey_values(ds, stored, photometric, label, scaled)
 
 
-def _stored_integer_path(ds) -> bool:
-    return float(ds.get("RescaleSlope", 1) or 1) > 0
+def _rescale(ds) -> tuple:
+    """(RescaleSlope, RescaleIntercept) as floats; 1 and 0 where absent or empty."""
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    return (1.0 if slope is None or slope == "" else float(slope),
+            0.0 if intercept is None or intercept == "" else float(intercept))
 
 
 def _grey_values(ds, x: np.ndarray, photometric: str, label: bool, scaled: bool) -> np.ndarray:
     """SPEC section 8: the stored integers when the slope is positive (the integer path),
     else y = x * slope + intercept in float64; inverted when exactly one of MONOCHROME1 and
     an INVERSE presentation LUT holds, so dense structures are bright."""
-    slope = float(ds.get("RescaleSlope", 1) if ds.get("RescaleSlope") is not None else 1)
-    intercept = float(ds.get("RescaleIntercept", 0) if ds.get("RescaleIntercept") is not None else 0)
+    slope, intercept = _rescale(ds)
     if label:  # labels are read with their scaling applied
         return x if (slope, intercept) == (1.0, 0.0) else x.astype(np.float64) * slope + intercept
     invert = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")) == "INVERSE")

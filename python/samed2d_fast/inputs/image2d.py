@@ -86,7 +86,10 @@ class Image2D(Format):
     def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
         with open_header(path) as im:
             bands = max(len(im.getbands()), 1)
-            frames = int(getattr(im, "n_frames", 1))
+            try:  # counting frames parses the file further: a broken one fails here
+                frames = int(getattr(im, "n_frames", 1))
+            except Exception as exc:
+                raise InputError(f"{path}: not a readable image ({one_line(exc)})") from None
             shape = (im.size[1], im.size[0]) + ((3,) if bands > 1 else ())
             description = f"2D {im.size[0]}x{im.size[1]} {im.mode}"
             if frames > 1:

@@ -11,6 +11,7 @@ smallest values, unless each class is to be converted on its own (``separate``).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -19,7 +20,7 @@ from nibabel import orientations
 
 from .. import _core
 from .files import InputError
-from .labels import check_label_range, validate_labels
+from .labels import MAX_LABEL, check_label_range, validate_labels
 
 OVERLAPS = ("error", "separate")
 
@@ -36,13 +37,24 @@ def class_values(names: Sequence[str], class_names: Mapping[int, str]) -> Dict[s
 
 
 def _each(read: Callable[[str], object], files: Sequence[Tuple[str, str]], threads: int) -> Iterator:
-    """``read(path)`` of every file, in order; ``threads`` files are decompressed at once."""
+    """``read(path)`` of every file, in order; ``threads`` files are decompressed at once.
+    When the caller stops early (a file failed), the files not yet started are dropped."""
     paths = [path for _, path in files]
     if threads <= 1:
         yield from map(read, paths)
         return
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        yield from pool.map(read, paths)
+        futures = [pool.submit(read, path) for path in paths]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _memory_order(array: np.ndarray) -> str:
+    return "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
 
 
 def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], read_class_file, threads: int,
@@ -53,7 +65,10 @@ def paint(files: Sequence[Tuple[str, str]], values: Mapping[str, int], read_clas
     time; with one, a file that ``stream_class_file(path)`` gives piece by piece (values in
     Fortran order, orientation, shape) is painted a piece at a time as it is inflated,
     while each piece is in the cache, and no array of the file is made."""
-    canvas = _Canvas(np.min_scalar_type(max([1, *values.values()])))
+    top = max([1, *values.values()])
+    if top > MAX_LABEL:
+        raise InputError(f"{files[0][1]}: class value {top} above 2^32-1 (from the declared class names)")
+    canvas = _Canvas(np.min_scalar_type(top))
     if threads > 1:
         for (name, path), (data, file_ornt) in zip(files, _each(read_class_file, files, threads)):
             canvas.paint_file(data, file_ornt, values[name], path)
@@ -76,8 +91,7 @@ class _Canvas:
 
     def paint_file(self, data: np.ndarray, file_ornt, value: int, path) -> None:
         if self.labels is None:
-            order = "F" if data.flags.f_contiguous and not data.flags.c_contiguous else "C"
-            self.labels, self.ornt = np.zeros(data.shape, dtype=self.dtype, order=order), file_ornt
+            self.labels, self.ornt = np.zeros(data.shape, dtype=self.dtype, order=_memory_order(data)), file_ornt
         mask = _in_layout(data, file_ornt, self.ornt, self.labels, path)
         self._count(_core.paint_mask(mask, self.labels, value), path)
 
@@ -96,9 +110,10 @@ class _Canvas:
 
     def paint_pieces(self, pieces, value: int, path) -> None:
         flat, start = self.labels.ravel(order="F"), 0
-        for piece in pieces:
-            self._count(_core.paint_mask(piece, flat[start:start + piece.size], value), path)
-            start += piece.size
+        with closing(pieces):  # a failure closes the file being inflated at once
+            for piece in pieces:
+                self._count(_core.paint_mask(piece, flat[start:start + piece.size], value), path)
+                start += piece.size
 
     def _count(self, result, path) -> None:
         overlapped, _, lo, hi = result
@@ -116,7 +131,8 @@ def _in_layout(data: np.ndarray, file_ornt, ornt, labels: np.ndarray, path) -> n
         data = validate_labels(data, path)
     if file_ornt is not None and not np.array_equal(file_ornt, ornt):
         data = orientations.apply_orientation(data, orientations.ornt_transform(file_ornt, ornt))
-    return np.asarray(data, order="F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C")
+    data = np.asarray(data, order=_memory_order(labels))
+    return data if data.flags.aligned else data.copy(order=_memory_order(labels))  # an odd vox_offset
 
 
 def class_masks(files: Sequence[Tuple[str, str]], read_mask, threads: int) -> Iterator[Tuple[str, np.ndarray]]:
@@ -135,18 +151,20 @@ def class_masks(files: Sequence[Tuple[str, str]], read_mask, threads: int) -> It
 
 def overlap_error(files, values: Mapping[str, int], read_mask, threads: int) -> InputError:
     """Names the overlapping pair of smallest values, their shared voxels, and how many
-    pairs overlap. Files are read again: only a failing case pays for it."""
-    masks = list(class_masks(files, read_mask, threads))
-    count = np.zeros(masks[0][1].shape, dtype=np.uint16)
-    for _, mask in masks:
-        count += mask
+    pairs overlap. Only a failing case pays for it: the files are read twice more, one
+    class at a time (a count of classes per voxel, then each class's overlapping voxels)."""
+    count = None
+    for _, mask in class_masks(files, read_mask, threads):
+        count = mask.astype(np.uint16) if count is None else count + mask
     where = np.flatnonzero(count >= 2)
-    order = sorted(range(len(masks)), key=lambda i: values[masks[i][0]])
-    inside = np.stack([masks[i][1].ravel()[where] for i in order]).astype(np.int64)
-    shared = inside @ inside.T
-    pairs = [(a, b) for a in range(len(order)) for b in range(a + 1, len(order)) if shared[a, b]]
+    del count
+    inside = {name: mask.ravel()[where] for name, mask in class_masks(files, read_mask, threads)}
+    names = sorted(inside, key=lambda n: values[n])
+    matrix = np.stack([inside[n] for n in names]).astype(np.int64)
+    shared = matrix @ matrix.T
+    pairs = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names)) if shared[a, b]]
     a, b = pairs[0]
-    (name_a, _), (name_b, _) = masks[order[a]], masks[order[b]]
+    name_a, name_b = names[a], names[b]
     path_of = {name: path for name, path in files}
     return InputError(
         f"{path_of[name_a]}: classes {name_a!r} ({values[name_a]}) and {name_b!r} ({values[name_b]}) overlap in "
