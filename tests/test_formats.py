@@ -1339,3 +1339,24 @@ def test_unreadable_2d_headers_fail_their_case_only(tmp_path):
     assert "b_tiff.tif" in failures["XR--b_tiff"] and "c_dicom.dcm" in failures["XR--c_dicom"]
     assert all("\n" not in e for e in failures.values())
     assert list(json.loads((tmp_path / "out" / "SAMed2D_v1.json").read_text())) == ["images/x_ray--XR--a_good--2d_none.png"]
+
+
+@pytest.mark.parametrize("suffix, data_suffix", [(".mhd", ".raw"), (".nhdr", ".raw")])
+def test_detached_data_file_missing_or_short_is_found_from_the_header(tmp_path, suffix, data_suffix):
+    """A .mhd's or .nhdr's data file that is missing or short is refused by the checks the
+    run and --dry-run share (file sizes, nothing decoded), naming the header and the file."""
+    from samed2d_fast.inputs import case_headers
+
+    arr, lab, aff = _series_volume(91, (10, 9, 8))
+    header = write_itk(tmp_path / f"x{suffix}", arr, aff)
+    data = tmp_path / f"x{data_suffix}"
+    assert data.is_file(), sorted(p.name for p in tmp_path.iterdir())
+    label = save_nifti(tmp_path / "label.nii.gz", lab, aff)
+    spec = samed2d_fast.inputs.CaseSpec("D", "x", (str(header),), str(label), ("ct_00",))
+    assert case_headers(spec)  # whole: fine
+    data.write_bytes(data.read_bytes()[:-2])
+    with pytest.raises(ValueError, match=rf"x{re.escape(suffix)}: its data file x{data_suffix} is truncated"):
+        case_headers(spec)
+    data.unlink()
+    with pytest.raises(ValueError, match=rf"x{re.escape(suffix)}: its data file x{data_suffix}: file not found"):
+        case_headers(spec)

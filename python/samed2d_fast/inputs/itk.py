@@ -33,7 +33,7 @@ def sitk():
 def itk_reason(exc: BaseException) -> str:
     """The cause in an ITK exception, without its source-file preamble."""
     text = one_line(exc)
-    for marker in ("ITK ERROR: ", "sitk::ERROR: "):
+    for marker in ("ITK ERROR: ", "itk::ERROR: ", "sitk::ERROR: "):
         if marker in text:
             text = text.rsplit(marker, 1)[1]
             text = re.sub(r"^\w+\(0x[0-9a-f]+\): ", "", text)
@@ -128,6 +128,8 @@ class Itk(Format):
 
     def header(self, path, max_voxels: int, series: Optional[str] = None) -> Header:
         check_file(path)
+        if self._detached(path):  # NRRD's reader already needs the data file: name it first
+            _check_data_file(path)
         reader = sitk().ImageFileReader()
         reader.SetFileName(os.fspath(path))
         try:
@@ -136,9 +138,13 @@ class Itk(Format):
             raise InputError(f"{path}: not a readable {self.name} file ({itk_reason(exc)})") from None
         return header_of(path, self, reader, max_voxels)
 
+    @staticmethod
+    def _detached(path) -> bool:
+        return os.fspath(path).lower().endswith((".mhd", ".nhdr"))
+
     def check_data(self, header: Header) -> None:
-        if header.path.lower().endswith(".mhd"):
-            _check_metaimage_data(header.path, header)
+        if self._detached(header.path):
+            _check_data_file(header.path, header)
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         check_file(header.path)
@@ -149,35 +155,49 @@ class Itk(Format):
         return values_of(image, header, scaled and not label)
 
 
-def _metaimage_fields(path) -> dict:
+def _header_fields(path, separator: str) -> dict:
+    """``key <separator> value`` lines of a text header (the first 64 KiB), keys lowercased."""
     fields = {}
     with open(path, "rb") as f:
         for line in f.read(1 << 16).decode("latin-1").splitlines():
-            key, sep, value = line.partition("=")
+            key, sep, value = line.partition(separator)
             if sep:
-                fields[key.strip()] = value.strip()
-            if key.strip() == "ElementDataFile":
-                break
+                fields.setdefault(key.strip().lower(), value.strip())
     return fields
 
 
-def _check_metaimage_data(path, header: Header) -> None:
-    """A ``.mhd``'s data file must exist and, uncompressed, hold every voxel: told from
-    its size before anything is decoded, by the run and --dry-run alike."""
-    fields = _metaimage_fields(path)
-    data_file = fields.get("ElementDataFile", "")
-    if not data_file or data_file.upper() == "LOCAL" or data_file.upper().startswith("LIST") or "%" in data_file:
+def _data_file_of(path) -> Tuple[str, bool, int]:
+    """A detached header's data file, whether it is compressed, and the bytes before the
+    voxels: MetaImage's ElementDataFile, CompressedData, HeaderSize; NRRD's data file,
+    encoding, byte skip. ("", ...) where the voxels are in the header file or in a list."""
+    if os.fspath(path).lower().endswith(".mhd"):
+        fields = _header_fields(path, "=")
+        name, compressed = fields.get("elementdatafile", ""), fields.get("compresseddata", "false").lower() == "true"
+        skip = fields.get("headersize", "0")
+    else:  # .nhdr
+        fields = _header_fields(path, ":")
+        name = fields.get("data file", fields.get("datafile", ""))
+        compressed, skip = fields.get("encoding", "raw").lower() != "raw", fields.get("byte skip", "0")
+    if not name or name.upper() == "LOCAL" or name.upper().startswith("LIST") or "%" in name or " " in name:
+        return "", compressed, 0
+    return name, compressed, int(skip) if skip.isdigit() else 0
+
+
+def _check_data_file(path, header: Optional[Header] = None) -> None:
+    """A detached header's data file must exist and, uncompressed, hold every voxel (when
+    ``header`` is given): told from its size before anything is decoded, by the run and
+    --dry-run alike."""
+    data_file, compressed, skip = _data_file_of(path)
+    if not data_file:
         return
     full = os.path.join(os.path.dirname(os.fspath(path)), data_file)
     try:
         check_file(full)
     except InputError as exc:
         raise InputError(f"{path}: its data file {data_file}: {str(exc).split(': ', 1)[-1]}") from None
-    if fields.get("CompressedData", "False").lower() == "true":
+    if header is None:
         return
-    needed = header.decoded_bytes(is_label=False, scaled=False)
-    offset = int(fields.get("HeaderSize", "0") or 0) if fields.get("HeaderSize", "0").lstrip("-").isdigit() else 0
+    needed = header.decoded_bytes(is_label=False, scaled=False) + skip
     size = os.path.getsize(full)
-    if size < needed + max(offset, 0):
-        raise InputError(f"{path}: its data file {data_file} is truncated: {size} of {needed + max(offset, 0)} bytes")
-
+    if not compressed and size < needed:
+        raise InputError(f"{path}: its data file {data_file} is truncated: {size} of {needed} bytes")
