@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
+from typing import Tuple
 
 import nibabel as nib
 import numpy as np
@@ -122,3 +125,30 @@ def kill_worker_on_first_try(spec, out_dir, options):
         marker.touch()
         os.kill(os.getpid(), signal.SIGKILL)
     return run_case(spec, out_dir, options)
+
+
+def run_cli(*argv) -> Tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``samed2d ARGV`` in this process."""
+    from samed2d_fast import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def forbid_decoding(monkeypatch):
+    """From here on, any read of voxel or pixel data raises."""
+    import nibabel.arrayproxy
+    import PIL.ImageFile
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the dry run decoded image data")
+
+    for name in ("__array__", "get_unscaled", "__getitem__"):
+        monkeypatch.setattr(nibabel.arrayproxy.ArrayProxy, name, forbidden)
+    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", forbidden)
+    monkeypatch.setattr(nib.Nifti1Image, "get_fdata", forbidden)

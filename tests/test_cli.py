@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import blob_labels, read_png, save_nifti
+from helpers import blob_labels, forbid_decoding, read_png, save_nifti
 from reference_pipeline import (
     case_name_from_path,
     convert_case_ref,
@@ -888,18 +888,6 @@ def test_overwrite_replaces_an_earlier_run(small_src, tmp_path):
 # ---- dry run -----------------------------------------------------------------------------------
 
 
-def forbid_decoding(monkeypatch):
-    """From here on, any read of voxel or pixel data raises."""
-    import nibabel.arrayproxy
-    import PIL.ImageFile
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the dry run decoded image data")
-
-    for name in ("__array__", "get_unscaled", "__getitem__"):
-        monkeypatch.setattr(nibabel.arrayproxy.ArrayProxy, name, forbidden)
-    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", forbidden)
-    monkeypatch.setattr(nib.Nifti1Image, "get_fdata", forbidden)
 
 
 def test_dry_run_reads_headers_only(shared_data, tmp_path, monkeypatch):

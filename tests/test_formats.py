@@ -12,8 +12,6 @@ written files hold what they are meant to hold) and need no part of the package.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -46,14 +44,21 @@ from formats_helpers import (
     write_enhanced_ct,
     write_itk_2d,
 )
-from helpers import assert_output_equals_reference, blob_labels, oriented_affine, read_png, save_nifti, tree_bytes
+from helpers import (
+    assert_output_equals_reference,
+    blob_labels,
+    oriented_affine,
+    read_png,
+    run_cli,
+    save_nifti,
+    tree_bytes,
+)
 from reference_pipeline import convert_case_ref, dataset_json_ref, normalize_volume
 
 import pydicom  # the test extra has both; a missing one fails the file (no skip)
 import SimpleITK as sitk
 
 import samed2d_fast
-from samed2d_fast import cli
 
 DATASET = "fmt"
 CASE = "case"
@@ -91,15 +96,6 @@ def one_line_error(excinfo) -> str:
     return msg
 
 
-def run_cli(*argv) -> Tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``samed2d ARGV`` in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def load_json(out: Path, name: str):

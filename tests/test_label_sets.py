@@ -14,9 +14,7 @@ compares the package with the map conversion or with the reference.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -32,7 +30,16 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from scipy import ndimage
 
-from helpers import assert_output_equals_reference, blob_labels, oriented_affine, read_png, save_nifti, tree_bytes
+from helpers import (
+    assert_output_equals_reference,
+    blob_labels,
+    forbid_decoding,
+    oriented_affine,
+    read_png,
+    run_cli,
+    save_nifti,
+    tree_bytes,
+)
 from reference_label_sets import (
     LabelSetError,
     OverlapError,
@@ -56,7 +63,6 @@ from reference_pipeline import (
 )
 
 import samed2d_fast
-from samed2d_fast import cli
 
 # Each example writes files and converts three times: fewer examples than the kernel tests.
 EXAMPLES = min(int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200")), 30)
@@ -147,15 +153,6 @@ def message_without(msg: str, *paths) -> str:
     return msg
 
 
-def run_cli(*argv):
-    """(exit status, stdout, stderr) of ``samed2d ARGV`` in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def run_convert(*argv):
@@ -177,18 +174,6 @@ def assert_files_equal_ref(out: Path, expected: dict) -> None:
         np.testing.assert_array_equal(read_png(out / name), pixels, err_msg=name)
 
 
-def forbid_decoding(monkeypatch):
-    """From here on, any read of voxel or pixel data raises."""
-    import nibabel.arrayproxy
-    import PIL.ImageFile
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the dry run decoded image data")
-
-    for name in ("__array__", "get_unscaled", "__getitem__"):
-        monkeypatch.setattr(nibabel.arrayproxy.ArrayProxy, name, forbidden)
-    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", forbidden)
-    monkeypatch.setattr(nib.Nifti1Image, "get_fdata", forbidden)
 
 
 def overlapping_masks(shape, seed=0):

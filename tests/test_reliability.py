@@ -15,9 +15,7 @@ live in ``test_executors.py`` and ``test_resume.py``. See docs/reliability.md.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import json
 import os
 import re
@@ -37,9 +35,9 @@ from conftest import REQUIRE_SHARED, SHARED_DATA
 from nibabel.testing import data_path as NIBABEL_DATA
 from PIL import Image
 
-from helpers import assert_output_equals_reference, blob_labels, read_png, save_nifti
+from helpers import assert_output_equals_reference, blob_labels, read_png, run_cli, save_nifti
 from reference_pipeline import convert_case_ref
-from samed2d_fast import InputError, cli, convert_case, output, pipeline, runner
+from samed2d_fast import InputError, convert_case, output, pipeline, runner
 from samed2d_fast.inputs import CaseSpec
 from samed2d_fast.executors import plan_by_memory
 from samed2d_fast.headers import PEAK_FACTOR, decoded_bytes
@@ -129,15 +127,6 @@ def assert_one_line(message: str, culprit, causes) -> None:
     assert not NUMPY_REPR.search(message), f"a numpy repr instead of the plain value: {message!r}"
 
 
-def run_cli(*argv) -> Tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``samed2d ARGV`` in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def failures_of(out: Path) -> Dict[str, str]:

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import save_nifti
+from helpers import forbid_decoding, save_nifti
 from samed2d_fast import cli, datasets, headers
 from samed2d_fast.datasets import (
     SKIP_DUPLICATE,
@@ -38,16 +38,14 @@ from samed2d_fast.datasets import (
 )
 from samed2d_fast.inputs import InputError
 from samed2d_fast.inputs.image2d import Image2D
-
-IMAGE_SUFFIXES = Image2D.suffixes
 from samed2d_fast.phantom import DEMO_CT_SHAPE, write_demo_dataset
 from samed2d_fast.printable import printable
 from samed2d_fast.slicing import kept_axes
-from test_cli import forbid_decoding
 
 LABELS = {"background": 0, "organ": 1, "lesion": 2}
 META = {"channel_names": {"0": "CT"}, "labels": LABELS}
 SHAPE = (12, 12, 12)
+IMAGE_SUFFIXES = Image2D.suffixes
 
 
 # ---- helpers ---------------------------------------------------------------------------------
