@@ -17,7 +17,7 @@ import numpy as np
 
 from .base import Format, Header
 from .files import InputError, check_file, check_voxels, one_line
-from .itk import affine_of, header_of, itk_reason, sitk, values_of
+from .itk import affine_of, header_of, itk_reason, read_information, read_values, sitk, values_of
 
 # Objects that carry segmentations but are not label maps (SOP class UIDs).
 _NOT_LABEL_MAPS = {"1.2.840.10008.5.1.4.1.1.66.4": "DICOM SEG", "1.2.840.10008.5.1.4.1.1.481.3": "RTSTRUCT"}
@@ -133,12 +133,7 @@ class DicomSeries(Format):
         """Every slice's header: positions unique and evenly spaced, one rescale, no SEG."""
         readers, positions, rescales = [], [], set()
         for name in slices:
-            reader = sitk().ImageFileReader()
-            reader.SetFileName(name)
-            try:
-                reader.ReadImageInformation()
-            except RuntimeError as exc:
-                raise InputError(f"{name}: not a readable DICOM file ({itk_reason(exc)})") from None
+            reader = read_information(name, "DICOM file")
             reason = _not_a_label_map(name, _tag(reader, "0008|0016"), _tag(reader, "0008|0060"))
             if reason:
                 raise InputError(reason)
@@ -225,21 +220,11 @@ class DicomFile(Format):
         if not positioned:
             raise InputError(f"{path}: {frames} frames without a position per frame (a cine loop); only "
                              f"single-frame files and enhanced CT/MR volumes are read")
-        reader = sitk().ImageFileReader()
-        reader.SetFileName(os.fspath(path))
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError as exc:
-            raise InputError(f"{path}: not a readable DICOM volume ({itk_reason(exc)})") from None
-        return header_of(path, self, reader, max_voxels, native="volume")
+        return header_of(path, self, read_information(path, "DICOM volume"), max_voxels, native="volume")
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         if header.is_volume:
-            try:
-                image = sitk().ReadImage(header.path)
-            except RuntimeError as exc:
-                raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
-            return values_of(image, header, scaled and not label)
+            return read_values(header, label=label, scaled=scaled)
         try:  # pydicom's decoders and lookups raise many kinds for a broken file
             ds = _pydicom().dcmread(header.path, force=True)
             stored = ds.pixel_array  # YBR_FULL(_422) comes back as RGB (pydicom's convert_color_space)

@@ -113,6 +113,28 @@ def header_of(path, fmt: Format, reader, max_voxels: int, native=None) -> Header
     return Header(str(path), fmt, shape, affine, dtype.itemsize, dtype.itemsize, native=native)
 
 
+def read_information(path, what: str):
+    """An ITK reader that has read a file's header (no pixel data), or an InputError
+    naming the file as not a readable ``what``."""
+    reader = sitk().ImageFileReader()
+    reader.SetFileName(os.fspath(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(f"{path}: not a readable {what} ({itk_reason(exc)})") from None
+    return reader
+
+
+def read_values(header: Header, *, label: bool, scaled: bool) -> np.ndarray:
+    """The values of one file ITK reads whole (``values_of`` its image)."""
+    check_file(header.path)
+    try:
+        image = sitk().ReadImage(header.path)
+    except RuntimeError as exc:
+        raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
+    return values_of(image, header, scaled and not label)
+
+
 def values_of(image, header: Header, scaled: bool) -> np.ndarray:
     """The array of a read image: a 2D colour one as RGB (alpha dropped); the release
     preset's float64 values where ``scaled``."""
@@ -130,13 +152,7 @@ class Itk(Format):
         check_file(path)
         if self._detached(path):  # NRRD's reader already needs the data file: name it first
             _check_data_file(path)
-        reader = sitk().ImageFileReader()
-        reader.SetFileName(os.fspath(path))
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError as exc:
-            raise InputError(f"{path}: not a readable {self.name} file ({itk_reason(exc)})") from None
-        return header_of(path, self, reader, max_voxels)
+        return header_of(path, self, read_information(path, f"{self.name} file"), max_voxels)
 
     @staticmethod
     def _detached(path) -> bool:
@@ -147,12 +163,7 @@ class Itk(Format):
             _check_data_file(header.path, header)
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
-        check_file(header.path)
-        try:
-            image = sitk().ReadImage(header.path)
-        except RuntimeError as exc:
-            raise InputError(f"{header.path}: cannot read the voxel data ({itk_reason(exc)})") from None
-        return values_of(image, header, scaled and not label)
+        return read_values(header, label=label, scaled=scaled)
 
 
 def _header_fields(path, separator: str) -> dict:
