@@ -1356,3 +1356,22 @@ def test_detached_data_file_missing_or_short_is_found_from_the_header(tmp_path, 
     data.unlink()
     with pytest.raises(ValueError, match=rf"x{re.escape(suffix)}: its data file x{data_suffix}: file not found"):
         case_headers(spec)
+
+
+def test_memory_planner_reads_two_slices_of_a_series(tmp_path, monkeypatch):
+    """The memory planner needs a series' grid, which the first and last slices give; every
+    slice's header is read by the checks the run and --dry-run make (check_data)."""
+    from samed2d_fast.headers import decoded_bytes
+    from samed2d_fast.inputs import CaseSpec, case_headers, dicom
+
+    img, lab, aff = _series_volume(93, (12, 10, 9))
+    write_dicom_series(tmp_path / "scan", img, aff, series_uid=UID_A)
+    label = save_nifti(tmp_path / "label.nii.gz", lab, aff)
+    spec = CaseSpec("D", "scan", (str(tmp_path / "scan"),), str(label), ("ct_00",))
+    read = []
+    real = dicom.read_information
+    monkeypatch.setattr(dicom, "read_information", lambda path, what: read.append(path) or real(path, what))
+    assert decoded_bytes(spec) == 12 * 10 * 9 * 2 + lab.nbytes
+    assert len(read) == 2
+    case_headers(spec)
+    assert len(read) == 2 + 2 + 9

@@ -68,8 +68,10 @@ class Format:
         raise NotImplementedError
 
     def check_data(self, header: Header) -> None:
-        """Checks, from file sizes, that the voxel data the header describes is all there
-        (the run and --dry-run alike; a compressed file must be inflated to know)."""
+        """The checks that need more than the header and cost more than the memory planner
+        should pay: that the voxel data the header describes is all there (file sizes; a
+        compressed file must be inflated to know), a series' every slice. The run and
+        --dry-run alike make them (``case_headers``)."""
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         """The values in the header's shape: an image's stored values (``scaled``: float64

@@ -11,7 +11,7 @@ series needs anyway) and a file's tags, never its pixel data.
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -121,32 +121,38 @@ class DicomSeries(Format):
         if uid not in counts:
             raise InputError(f"{path}: no DICOM series {uid} in this folder (it holds {', '.join(uids)})")
         slices = members[uid]
-        info = self._check_slices(path, slices)
-        header = header_of(path, self, info, max_voxels, native=slices)
+        # the first and last slices give the grid; check_data reads every slice's header
+        first = read_information(slices[0], "DICOM file")
+        if len(slices) == 1:
+            spacing = first.GetSpacing()[2]
+        else:
+            last = read_information(slices[-1], "DICOM file")
+            spacing = float(np.linalg.norm(np.subtract(last.GetOrigin(), first.GetOrigin()))) / (len(slices) - 1)
+        header = header_of(path, self, _SeriesInfo(first, len(slices), spacing), max_voxels, native=slices)
         skipped = len(files) - sum(counts.values())
         header.description = f"DICOM series {uid}, {len(slices)} files" + (
             f", {skipped} other files skipped (DICOMDIR or not DICOM)" if skipped else "")
         return header
 
-    @staticmethod
-    def _check_slices(path, slices: List[str]) -> _SeriesInfo:
-        """Every slice's header: positions unique and evenly spaced, one rescale, no SEG."""
-        readers, positions, rescales = [], [], set()
+    def check_data(self, header: Header) -> None:
+        """Every slice's header: positions unique and evenly spaced, one rescale, no SEG (the
+        run and --dry-run; the memory planner needs only the grid)."""
+        path, slices = header.path, header.native
+        normal, positions, rescales = None, [], set()
         for name in slices:
             reader = read_information(name, "DICOM file")
             reason = _not_a_label_map(name, _tag(reader, "0008|0016"), _tag(reader, "0008|0060"))
             if reason:
                 raise InputError(reason)
-            readers.append(reader)
+            if normal is None:
+                normal = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(3, 3)[:, 2]
             positions.append(np.asarray(reader.GetOrigin(), dtype=np.float64))
             rescales.add((_number(_tag(reader, "0028|1053"), 1.0), _number(_tag(reader, "0028|1052"), 0.0)))
         if len(rescales) > 1:
             shown = ", ".join(f"slope {s:g} intercept {i:g}" for s, i in sorted(rescales)[:3])
             raise InputError(f"{path}: the rescale differs between the series' slices ({shown})")
-        direction = np.asarray(readers[0].GetDirection(), dtype=np.float64).reshape(3, 3)
-        normal = direction[:, 2]
         if len(slices) == 1:
-            return _SeriesInfo(readers[0], 1, readers[0].GetSpacing()[2])
+            return
         along = np.array([float(p @ normal) for p in positions])
         gaps = np.diff(along)
         if np.any(np.abs(gaps) < 1e-6):
@@ -158,7 +164,6 @@ class DicomSeries(Format):
             k = int(np.argmax(uneven))
             raise InputError(f"{path}: uneven slice spacing: {abs(gaps[k]):.4g} mm between {slices[k]} and "
                              f"{slices[k + 1]}, median {abs(median):.4g} mm (a missing slice?)")
-        return _SeriesInfo(readers[0], len(slices), float(np.linalg.norm(positions[-1] - positions[0])) / (len(slices) - 1))
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         reader = sitk().ImageSeriesReader()
