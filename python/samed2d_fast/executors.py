@@ -10,8 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -95,9 +97,22 @@ def run_local(
                     return
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group; the parent handles it, workers stay quiet."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Ctrl-C reaches the whole process group; the parent handles it, workers stay quiet
+    from their first instruction on. A worker set to ignore it by the pool's initializer
+    still took Ctrl-C while it imported the package, and printed a traceback; an ignored
+    signal is inherited across exec and Python keeps it ignored, so the parent ignores
+    Ctrl-C for the moment it starts a worker (inside ``pool.submit``). Signals are set in
+    the main thread only; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_pool(queue: Deque[CaseSpec], out_dir: Path, options: Options, workers: int,
@@ -105,13 +120,14 @@ def _run_pool(queue: Deque[CaseSpec], out_dir: Path, options: Options, workers: 
     """Runs cases from ``queue`` until it is empty or the pool breaks; the cases
     that were running when it broke are appended to ``broken``."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         running = {}
         try:
             while queue or running:
                 while queue and len(running) < 2 * workers:
                     spec = queue.popleft()
-                    running[pool.submit(task, spec, out_dir, options)] = spec
+                    with _workers_ignore_interrupts():  # workers are started on demand, here
+                        running[pool.submit(task, spec, out_dir, options)] = spec
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = running.pop(future)
