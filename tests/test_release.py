@@ -94,3 +94,74 @@ def test_class_map_keeps_given_ids_and_reports_the_others(shared_data, tmp_path,
     masks = [m for ms in json.loads((out / "SAMed2D_v1.json").read_text()).values() for m in ms]
     assert any(m.split("--")[-1].startswith("0003_") for m in masks)
     assert not any(m.split("--")[-1].startswith("u") for m in masks)
+
+
+def _unknown_folder(root, cases) -> str:
+    """An nnU-Net folder naming only label 1 (kidney); each case {name: unnamed value} holds a
+    kidney with that value inside it (so the release's union class holds both) and the value
+    on its own elsewhere."""
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    rng = np.random.default_rng(5)
+    for name, value in cases.items():
+        label = np.zeros((16, 16, 12), np.uint8)
+        label[2:10, 2:10, 3:9] = 1
+        label[4:8, 4:8, 3:9] = value
+        label[11:15, 11:15, 3:9] = value
+        save_nifti(root / "imagesTr" / f"{name}_0000.nii.gz", rng.normal(0, 100, label.shape).astype(np.int16))
+        save_nifti(root / "labelsTr" / f"{name}.nii.gz", label)
+    (root / "dataset.json").write_text(json.dumps({"name": "Kidneys", "channel_names": {"0": "CT"},
+                                                   "labels": {"background": 0, "kidney": 1}}))
+    return str(root)
+
+
+def _mapping(out) -> dict:
+    return json.loads((out / "SAMed2D_v1_class_mapping_id.json").read_text())["Kidneys"]
+
+
+def test_release_calls_the_one_unnamed_value_unknown(tmp_path):
+    out = tmp_path / "out"
+    src = _unknown_folder(tmp_path / "src", {"a": 2, "b": 2})
+    assert cli.main(["convert", src, str(out), "--preset", "release", "-j", "1", "--no-progress"]) == 0
+    mapping = _mapping(out)
+    assert mapping["kidney"] == "0001" and mapping["unknown"] == "0002"
+    assert "union_kidney_unknown" in mapping and not any(n.startswith("unknown_") for n in mapping)
+
+
+def test_release_calls_several_unnamed_values_unknown_v_paper_keeps_label_v(tmp_path):
+    src = _unknown_folder(tmp_path / "src", {"a": 2, "b": 3})
+    release, paper = tmp_path / "release", tmp_path / "paper"
+    assert cli.main(["convert", src, str(release), "--preset", "release", "-j", "1", "--no-progress"]) == 0
+    mapping = _mapping(release)
+    assert (mapping["unknown_2"], mapping["unknown_3"]) == ("0002", "0003") and "unknown" not in mapping
+    assert {"union_kidney_unknown_2", "union_kidney_unknown_3"} <= set(mapping)
+    assert cli.main(["convert", src, str(paper), "-j", "1", "--no-progress"]) == 0
+    assert {"label_2", "label_3"} <= set(_mapping(paper)) and not any("unknown" in n for n in _mapping(paper))
+
+
+def test_unknown_names_are_decided_by_the_whole_data_set_in_shards_and_merge(tmp_path):
+    """A shard sees one unnamed value; the merged data set has two: the names follow the
+    merged records, and end as one unsharded run's, byte for byte."""
+    src = _unknown_folder(tmp_path / "src", {"a": 2, "b": 3, "c": 3})
+    whole, shards = tmp_path / "whole", tmp_path / "shards"
+    assert cli.main(["convert", src, str(whole), "--preset", "release", "-j", "1", "--no-progress"]) == 0
+    first = ["convert", src, str(shards), "--preset", "release", "-j", "1", "--no-progress", "--num-shards", "2"]
+    assert cli.main([*first, "--shard-index", "0"]) == 0
+    assert cli.main(["merge", str(shards), "--partial"]) == 1
+    partial = [n for n in _mapping(shards) if n.startswith("unknown")]
+    assert partial == ["unknown"] or len(partial) == 2, partial  # one value seen so far, or both
+    assert cli.main([*first, "--shard-index", "1"]) == 0
+    assert cli.main(["merge", str(shards)]) == 0
+    for name in ("SAMed2D_v1.json", "SAMed2D_v1_class_mapping_id.json"):
+        assert (shards / name).read_bytes() == (whole / name).read_bytes()
+    assert sorted(p.name for p in (shards / "masks").iterdir()) == sorted(p.name for p in (whole / "masks").iterdir())
+
+
+def test_a_declared_unknown_keeps_unnamed_values_apart(tmp_path):
+    src = _unknown_folder(tmp_path / "src", {"a": 2})
+    meta = json.loads((tmp_path / "src" / "dataset.json").read_text())
+    meta["labels"]["unknown"] = 5
+    (tmp_path / "src" / "dataset.json").write_text(json.dumps(meta))
+    out = tmp_path / "out"
+    assert cli.main(["convert", src, str(out), "--preset", "release", "-j", "1", "--no-progress"]) == 0
+    assert _mapping(out)["unknown"] == "0005" and _mapping(out)["unknown_2"] == "0002"

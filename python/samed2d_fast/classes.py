@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Set, Tuple
 
 from .naming import format_class_id, pending_class_field
 
 IGNORE = "ignore"  # a label so named is background (nnU-Net's ignore label)
+# How a label value the data set does not name is called: label_{v} (the paper preset),
+# or the release's "unknown" (SPEC section 7).
+UNNAMED_STYLES = ("label", "unknown")
+UNKNOWN = "unknown"
 
 
 class ClassTable:
@@ -19,10 +23,21 @@ class ClassTable:
     its id is handed out when the metadata is written. ``undeclared`` names label
     values that the data set does not declare (a label set's other class files,
     SPEC section 8): their ids are pending too.
+
+    With ``unnamed="unknown"`` a value without a name is called ``unknown_{v}`` here, and
+    plain ``unknown`` once the whole data set is known to hold one such value only: that
+    is decided when the metadata is written, from the records, which keep the values so
+    named (``unnamed_values``) and the name each class then takes (``sole_unknown``).
     """
 
     def __init__(self, class_names: Optional[Mapping[int, str]], class_ids: Optional[Mapping[int, int]],
-                 class_map: Optional[Mapping[str, int]] = None, undeclared: Optional[Mapping[int, str]] = None):
+                 class_map: Optional[Mapping[str, int]] = None, undeclared: Optional[Mapping[int, str]] = None,
+                 unnamed: str = "label"):
+        if unnamed not in UNNAMED_STYLES:
+            raise ValueError(f"unnamed must be one of {', '.join(UNNAMED_STYLES)}, got {unnamed!r}")
+        self._unnamed = unnamed
+        self.unnamed_values: Set[int] = set()
+        self.sole_unknown: Dict[str, str] = {}
         class_names = {int(v): str(n) for v, n in (class_names or {}).items()}
         counts = Counter(class_names.values())
         self._names = {v: (f"{n}_{v}" if counts[n] > 1 else n) for v, n in class_names.items()}
@@ -41,7 +56,21 @@ class ClassTable:
         self.declared_max_id = max(known, default=-1)
 
     def name(self, value: int) -> str:
-        return self._names.get(value, f"label_{value}")
+        if value in self._names:
+            return self._names[value]
+        return f"{self._unnamed}_{value}"
+
+    def _note_unnamed(self, members: Sequence[int], name: str, union: bool) -> None:
+        """Records the values named by the unknown rule, and the name this class takes when
+        the data set holds no other (none when a declared class is called unknown)."""
+        unnamed = [v for v in members if v not in self._names]
+        if self._unnamed != UNKNOWN or not unnamed:
+            return
+        self.unnamed_values.update(unnamed)
+        if UNKNOWN in self._names.values():
+            return
+        sole = lambda v: self._names.get(v, UNKNOWN)  # noqa: E731
+        self.sole_unknown[name] = self._union_of(members, sole) if union else UNKNOWN
 
     def field(self, value: int) -> str:
         if value in self._undeclared:
@@ -58,15 +87,20 @@ class ClassTable:
         return pending_class_field(name)
 
     def union_name(self, members: Sequence[int]) -> str:
-        names = [self.name(members[0])]
-        for value in members[1:]:
-            if self.name(value) not in names:
-                names.append(self.name(value))
+        return self._union_of(members, self.name)
+
+    @staticmethod
+    def _union_of(members: Sequence[int], name_of) -> str:
+        names = list(dict.fromkeys(name_of(v) for v in members))
         return "union_" + "_".join(names)
 
     def name_and_field(self, members: Sequence[int], union: bool) -> Tuple[str, str]:
         """Class name and field of an instance with these members (own label first)."""
         if union:
             name = self.union_name(members)
-            return name, self.field_of_name(name)
-        return self.name(members[0]), self.field(members[0])
+            field = self.field_of_name(name)
+        else:
+            name, field = self.name(members[0]), self.field(members[0])
+            members = members[:1]
+        self._note_unnamed(members, name, union)
+        return name, field

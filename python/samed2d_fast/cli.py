@@ -362,6 +362,7 @@ def _options(args) -> Options:
     return Options(connectivity=args.connectivity, consolidate="union" if release else args.consolidate,
                    keep_empty=args.keep_empty, rgb=args.rgb or release, threads=args.threads,
                    max_voxels=args.max_voxels, normalization="slice" if release else "volume", overlap=args.overlap,
+                   unnamed="unknown" if release else "label",
                    class_map=load_class_map(args.class_map) if args.class_map else None)
 
 

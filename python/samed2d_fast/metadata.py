@@ -14,7 +14,7 @@ import os
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable, List, Set
 
 from .naming import format_class_id, mask_sort_key, parse_mask_path
 from .output import write_json
@@ -33,13 +33,31 @@ def is_test_case(split_key: str, test_fraction: float) -> bool:
     return int(digest[:8], 16) / 2**32 < test_fraction
 
 
+def _sole_unknown_datasets(records: Iterable[CaseRecord]) -> Set[str]:
+    """The data sets in which exactly one label value was called unknown (SPEC section 7):
+    there it is plain ``unknown``, and each class takes its ``sole_unknown`` name."""
+    values: Dict[str, Set[int]] = defaultdict(set)
+    for rec in records:
+        values[rec.dataset].update(rec.unnamed)
+    return {dataset for dataset, found in values.items() if len(found) == 1}
+
+
+def _final_names(rec: CaseRecord, sole_unknown: Set[str]) -> Dict[str, str]:
+    """The record's emitted classes (name -> field) under their final names."""
+    if rec.dataset not in sole_unknown:
+        return rec.classes
+    return {rec.sole_unknown.get(name, name): field for name, field in rec.classes.items()}
+
+
 def final_class_ids(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
     """Per data set: pending class field -> final id, in sorted class-name order."""
+    records = list(records)
+    sole_unknown = _sole_unknown_datasets(records)
     largest: Dict[str, int] = defaultdict(int)  # 0 is background: ids start at 1
     pending: Dict[str, Dict[str, str]] = defaultdict(dict)  # dataset -> name -> pending field
     for rec in records:
         largest[rec.dataset] = max(largest[rec.dataset], rec.declared_max_id)
-        for name, field in {**rec.declared, **rec.classes}.items():
+        for name, field in {**rec.declared, **_final_names(rec, sole_unknown)}.items():
             if field.startswith("u"):
                 pending[rec.dataset][name] = field
             else:
@@ -131,7 +149,9 @@ def records_in_force(out_dir, records: Iterable[CaseRecord]) -> List[CaseRecord]
 
 def _renamed_records(records: Iterable[CaseRecord], ids: Dict[str, Dict[str, str]]) -> List[CaseRecord]:
     """The records with pending class fields replaced (per data set: pending field -> id),
-    each image's masks in SPEC order."""
+    their classes under their final names, each image's masks in SPEC order."""
+    records = list(records)
+    sole_unknown = _sole_unknown_datasets(records)
     updated = []
     for rec in records:
         renames = ids.get(rec.dataset, {})
@@ -148,9 +168,11 @@ def _renamed_records(records: Iterable[CaseRecord], ids: Dict[str, Dict[str, str
                 sources=rec.sources,
                 images=images,
                 mask_boxes=boxes,
-                classes={n: renames.get(f, f) for n, f in rec.classes.items()},
+                classes={n: renames.get(f, f) for n, f in _final_names(rec, sole_unknown).items()},
                 declared={n: renames.get(f, f) for n, f in rec.declared.items()},
                 declared_max_id=rec.declared_max_id,
+                unnamed=rec.unnamed,
+                sole_unknown=rec.sole_unknown,
             )
         )
     return updated

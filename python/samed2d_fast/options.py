@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from .classes import UNNAMED_STYLES
 from .inputs import DEFAULT_MAX_VOXELS, OVERLAPS
 from .naming import clean_field
 
@@ -25,12 +26,14 @@ class Options:
     max_voxels: int = DEFAULT_MAX_VOXELS
     normalization: str = "volume"     # "slice": the release preset's per-slice formula (SPEC section 7)
     overlap: str = "error"            # label sets whose classes overlap: fail, or "separate" (SPEC section 8)
+    unnamed: str = "label"            # label values without a name: label_{v}, or the release's "unknown" (SPEC 7)
     class_map: Optional[Dict[str, Dict[str, int]]] = None  # data set -> class name -> id
 
     def __post_init__(self):
         for name, value, allowed in (("normalization", self.normalization, NORMALIZATIONS),
                                      ("consolidate", self.consolidate, CONSOLIDATIONS),
-                                     ("overlap", self.overlap, OVERLAPS)):
+                                     ("overlap", self.overlap, OVERLAPS),
+                                     ("unnamed", self.unnamed, UNNAMED_STYLES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 

@@ -74,6 +74,7 @@ def convert_case(
     normalization: str = "volume",
     class_map: Optional[Mapping[str, int]] = None,
     overlap: str = "error",
+    unnamed: str = "label",
     series: Optional[str] = None,
     on_start: Optional[Callable[[List[str]], None]] = None,
 ) -> CaseRecord:
@@ -88,7 +89,8 @@ def convert_case(
     that many slices at once; the output is the same. A header claiming more than
     ``max_voxels`` voxels is refused before anything is decoded. ``normalization="slice"``
     is the release preset's per-slice formula (SPEC section 7). ``class_map`` gives class
-    ids by class name (a release class mapping). ``on_start`` is called before the first
+    ids by class name (a release class mapping). ``unnamed="unknown"`` calls label values
+    without a name as the release does (SPEC section 7). ``on_start`` is called before the first
     file is written with the prefixes (``{modality}--{dataset}--{case}--``) of every file
     the case may write.
     """
@@ -101,7 +103,7 @@ def convert_case(
                     binary, series)
     options = Options(connectivity=connectivity, consolidate=consolidate, keep_empty=keep_empty, rgb=rgb,
                       threads=threads, max_voxels=max_voxels, normalization=normalization, overlap=overlap,
-                      class_map=None if class_map is None else {dataset: dict(class_map)})
+                      unnamed=unnamed, class_map=None if class_map is None else {dataset: dict(class_map)})
     return convert_spec(spec, out_dir, options, class_ids=class_ids, on_start=on_start)
 
 
@@ -115,7 +117,7 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
     arrays = read_case(spec, headers, scaled=per_slice, threads=options.threads, overlap=options.overlap)
     declared_names = set(spec.class_names.values())
     table = ClassTable(spec.class_names, class_ids, options.class_map_of(spec.dataset),
-                       {v: n for n, v in arrays.set_values.items() if n not in declared_names})
+                       {v: n for n, v in arrays.set_values.items() if n not in declared_names}, options.unnamed)
     images = [c.ras(c.data if per_slice else _normalised(c.data, c.path)) for c in arrays.channels]
     sources = [c.path for c in arrays.channels]
     if arrays.separate is None:
@@ -179,6 +181,8 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
     except BaseException:
         writer.discard()
         raise
+    record.unnamed = sorted(table.unnamed_values)
+    record.sole_unknown = dict(sorted(table.sole_unknown.items()))
     return record
 
 
@@ -211,7 +215,7 @@ def _separate_slice_masks(mask_slices: Sequence[np.ndarray], values: Sequence[in
     counters: Counter = Counter()
     masks, boxes = [], []
     for _, value, png, box in found:
-        name, class_field = table.name(value), table.field(value)
+        name, class_field = table.name_and_field([value], False)
         classes[name] = class_field
         masks.append(((class_field, counters[class_field]), png))
         boxes.append(box)

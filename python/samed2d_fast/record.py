@@ -23,6 +23,8 @@ class CaseRecord:
     classes: Dict[str, str]           # emitted class name -> class field ("0003", or pending "u1a2b3c4d")
     declared: Dict[str, str] = field(default_factory=dict)  # declared class name -> class field
     declared_max_id: int = -1         # largest id declared for the data set ("ignore" included)
+    unnamed: List[int] = field(default_factory=list)          # label values called unknown_{v} (release preset)
+    sole_unknown: Dict[str, str] = field(default_factory=dict)  # class name -> its name if the data set has one
 
     @property
     def split_key(self) -> str:
@@ -69,3 +71,8 @@ class CaseRecord:
                 inside(".", mask)
                 if not mask.startswith("masks/") or parse_mask_path(mask).image_stem != stem:
                     raise ValueError(f"{mask} is not a mask of {image}")
+        if not (isinstance(self.unnamed, list) and all(type(v) is int for v in self.unnamed)):
+            raise ValueError("its unnamed label values are not a list of integers")
+        if not (isinstance(self.sole_unknown, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in self.sole_unknown.items())):
+            raise ValueError("its unknown class names are not an object of names")

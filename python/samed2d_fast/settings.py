@@ -41,9 +41,10 @@ OPTION_NAMES = {
     "class_map": "--class-map contents",
     "num_shards": "--num-shards",
     "overlap": "--overlap",
+    "unnamed": "--preset (how unnamed label values are called)",
 }
 # Settings stored since a later version: what an OUT started before them was converted with.
-_DEFAULT_WHEN_MISSING = {"overlap": "error"}
+_DEFAULT_WHEN_MISSING = {"overlap": "error", "unnamed": "label"}
 
 
 class SettingsError(Exception):
@@ -64,6 +65,7 @@ def output_settings(options, fmt: str, shard_size: int, num_shards: int) -> dict
         "class_map": options.class_map,
         "num_shards": num_shards,
         "overlap": options.overlap,
+        "unnamed": options.unnamed,
     }
 
 
