@@ -15,6 +15,7 @@ from .datasets import (
     DatasetError,
     find_dataset,
     find_globs,
+    overview,
     load_class_map,
     load_class_names_file,
     name_collisions,
@@ -24,6 +25,7 @@ from .options import Options
 from .headers import check_case
 from .inputs import DEFAULT_MAX_VOXELS, OVERLAPS
 from .printable import printable
+from .recipes import builtin_recipes, find_recipe, find_with_recipe
 from .webdataset import parse_size
 
 EXAMPLES_CONVERT = """\
@@ -92,9 +94,10 @@ def _add_conversion_options(p: argparse.ArgumentParser) -> None:
                         "per image, packed when the metadata is written")
     g.add_argument("--shard-size", type=_size, default="1GB", metavar="SIZE",
                    help="approximate size of a WebDataset shard (default 1GB)")
-    g.add_argument("--overlap", choices=OVERLAPS, default="error",
-                   help="label sets (one mask file per class) whose classes overlap: error (default) fails the "
-                        "case naming them; separate converts each class as a label map of its own (SPEC 8)")
+    g.add_argument("--overlap", choices=OVERLAPS, default=None,
+                   help="label sets (one mask file per class) whose classes overlap: error (default, unless the "
+                        "--recipe says otherwise) fails the case naming them; separate converts each class as a "
+                        "label map of its own (SPEC 8)")
     g.add_argument("--class-map", metavar="FILE",
                    help='class ids by name from a SAMed2D_v1_class_mapping_id.json-style file '
                         '({"dataset": {"class name": "0003"}}); classes it lacks get new ids, reported')
@@ -154,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: dataset.json's channels")
     p.add_argument("--class-names", metavar="FILE",
                    help='JSON class names, {"1": "liver"} or {"liver": 1} (default: dataset.json labels)')
+    p.add_argument("--recipe", metavar="NAME|FILE",
+                   help="read each SRC as a public data set is downloaded: a recipe name ('samed2d recipes' "
+                        "lists them) or your own recipe file (.json)")
     p.add_argument("--dry-run", action="store_true",
                    help="list pairs, modalities, classes and slices per case from the headers only")
     g = p.add_argument_group("sharding (any scheduler: Slurm arrays, job lists, several machines)")
@@ -164,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "shards share OUT, then 'samed2d merge OUT' writes the final files")
     _add_conversion_options(p)
     _add_run_options(p)
+
+    p = sub.add_parser(
+        "recipes", help="list the recipes of the public data sets, or show one",
+        description="List the recipes (one line each: name, modality, layout, how its facts were verified, "
+                    "source), or show one recipe's file and, given the downloaded folder, the cases it finds there.",
+        epilog="examples:\n  samed2d recipes\n  samed2d recipes --show kits19\n"
+               "  samed2d recipes --show kits19 kits19/data/\n  samed2d convert kits19/data/ out/ --recipe kits19",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--show", metavar="NAME|FILE", help="print this recipe (a name, or a recipe file)")
+    p.add_argument("root", nargs="?", metavar="ROOT", help="with --show: the downloaded folder to try it on")
 
     p = sub.add_parser(
         "verify", help="check that OUT is complete and consistent",
@@ -244,6 +260,8 @@ def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Di
     if any(not name.strip() for name in names):
         raise UsageError("--dataset: a data set name cannot be empty")
     if args.images or args.labels:
+        if args.recipe:
+            raise UsageError("--recipe reads SRC folders: give it without --images/--labels")
         if not (args.images and args.labels):
             raise UsageError("--images and --labels go together")
         if sources:
@@ -257,12 +275,19 @@ def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Di
         raise UsageError(f"--dataset given {len(names)} time(s) for {len(sources)} SRC folders: "
                          f"give one name per SRC, in the order of the SRCs")
     names = names or [None] * len(sources)
+    recipe = _recipe(args)
+
+    def find(source, name):
+        if recipe is not None:
+            return find_with_recipe(source, recipe, name=name, modality=args.modality, class_names=class_names)
+        return find_dataset(source, name=name, modality=args.modality, class_names=class_names)
+
     if len(sources) == 1:
-        return [find_dataset(sources[0], name=names[0], modality=args.modality, class_names=class_names)], {}
+        return [find(sources[0], names[0])], {}
     datasets, failed = [], {}
     for source, name in zip(sources, names):
         try:
-            datasets.append(find_dataset(source, name=name, modality=args.modality, class_names=class_names))
+            datasets.append(find(source, name))
         except DatasetError as exc:
             failed[str(source)] = str(exc)
             print(f"samed2d convert: error: {printable(str(exc))}", file=sys.stderr)
@@ -274,19 +299,8 @@ def _dry_run(datasets: List[Dataset], max_voxels: int) -> int:
     sizes decide, with the run's messages; 1 when a case would fail."""
     ok = True
     for ds in datasets:
-        print(f"{printable(ds.name)}  [{ds.layout}]  {printable(ds.source)}")
-        print(f"  {len(ds.cases)} cases, {len(ds.unlabelled)} images without a label (skipped)")
-        for reason, paths in ds.skipped.items():
-            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
-            print(f"  {len(paths)} skipped, {reason}: {', '.join(printable(p) for p in paths[:3])}{more}")
-        classes = ", ".join(f"{v}={printable(n)}" for v, n in sorted(ds.class_names.items())) or "(unnamed)"
-        print(textwrap.fill(classes, width=100, initial_indent="  classes: ", subsequent_indent="    ",
-                            break_long_words=False, break_on_hyphens=False))
-        for line in ds.warnings:
-            print(f"  WARNING {printable(line)}")
-        for key in sorted(ds.failed):
-            ok = False
-            print(f"  ERROR {printable(ds.failed[key])}")
+        print("\n".join(overview(ds)))
+        ok = ok and not ds.failed
         for spec in ds.cases:
             try:
                 info = check_case(spec, max_voxels)
@@ -329,6 +343,22 @@ def _engine(args) -> runner.Engine:
     return runner.Engine(workers=args.workers, executor=executor, scheduler=args.scheduler)
 
 
+def _cmd_recipes(args) -> int:
+    from .recipes.listing import describe_folder, recipe_table
+
+    if args.show is None:
+        if args.root:
+            raise UsageError("ROOT goes with --show NAME")
+        print(recipe_table(builtin_recipes()))
+        return 0
+    recipe = find_recipe(args.show)
+    print(recipe.text.rstrip("\n"))
+    if args.root:
+        print()
+        print(describe_folder(find_with_recipe(args.root, recipe)))
+    return 0
+
+
 def _cmd_preview(args) -> int:
     from .preview import make_contact_sheet  # Pillow drawing, only for this command
 
@@ -357,11 +387,18 @@ def _cmd_merge(args) -> int:
     return runner.merge(Path(args.out), test_fraction=args.test_fraction, partial=args.partial)
 
 
+def _recipe(args):
+    """The --recipe of a convert command (the demo has none)."""
+    return find_recipe(args.recipe) if getattr(args, "recipe", None) else None
+
+
 def _options(args) -> Options:
     release = args.preset == "release"
+    recipe = _recipe(args)
+    overlap = args.overlap or (recipe.overlap if recipe is not None else None) or "error"
     return Options(connectivity=args.connectivity, consolidate="union" if release else args.consolidate,
                    keep_empty=args.keep_empty, rgb=args.rgb or release, threads=args.threads,
-                   max_voxels=args.max_voxels, normalization="slice" if release else "volume", overlap=args.overlap,
+                   max_voxels=args.max_voxels, normalization="slice" if release else "volume", overlap=overlap,
                    unnamed="unknown" if release else "label",
                    class_map=load_class_map(args.class_map) if args.class_map else None)
 
@@ -406,7 +443,7 @@ def _cmd_demo(args) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"convert": _cmd_convert, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge,
+    handler = {"convert": _cmd_convert, "recipes": _cmd_recipes, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge,
                "preview": _cmd_preview, "report": _cmd_report}[args.command]
     try:
         return handler(args)

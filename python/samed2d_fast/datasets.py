@@ -16,6 +16,7 @@ import json
 import os
 import re
 import reprlib
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -36,6 +37,8 @@ from .inputs.dicom import DicomFile
 from .inputs.image2d import Image2D
 from .inputs.itk import Itk
 from .inputs.labels import is_binary_mask
+from .printable import printable
+
 _CHANNEL_SUFFIX = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 # Channel names of dataset.json (and --modality words) -> release modality tags.
@@ -152,7 +155,7 @@ def _is_data_file(name: str) -> bool:
     return name.lower().endswith(DATA_FILE_SUFFIXES)
 
 
-def _skip(skipped: Dict[str, List[str]], reason: str, paths: Sequence) -> None:
+def add_skipped(skipped: Dict[str, List[str]], reason: str, paths: Sequence) -> None:
     if paths:
         skipped.setdefault(reason, []).extend(map(str, paths))
 
@@ -170,15 +173,15 @@ def _list_inputs(folder: Path, accepts: Callable[[str], bool], other: str,
     for entry in entries:
         path = folder / entry.name
         if entry.name.startswith("."):
-            _skip(skipped, SKIP_HIDDEN, [path])
+            add_skipped(skipped, SKIP_HIDDEN, [path])
         elif accepts(entry.name):  # a folder named x.nii.gz too: its case fails, naming it
             inputs.append(path)
         elif _is_data_file(entry.name) and not entry.is_dir():
-            _skip(skipped, SKIP_DATA_FILE, [path])
+            add_skipped(skipped, SKIP_DATA_FILE, [path])
         elif entry.is_dir():
-            _skip(skipped, SKIP_FOLDER, [path])
+            add_skipped(skipped, SKIP_FOLDER, [path])
         else:
-            _skip(skipped, other, [path])
+            add_skipped(skipped, other, [path])
     return inputs
 
 
@@ -206,7 +209,7 @@ def _without_duplicates(cases: List[CaseSpec], skipped: Dict[str, List[str]]) ->
     for spec in cases:
         real = os.path.realpath(spec.images[0])
         if real in seen:
-            _skip(skipped, SKIP_DUPLICATE, spec.sources)
+            add_skipped(skipped, SKIP_DUPLICATE, spec.sources)
         else:
             seen.add(real)
             kept.append(spec)
@@ -231,12 +234,28 @@ def _frame_warnings(cases: Sequence[CaseSpec]) -> List[str]:
     return warnings
 
 
-def _finish(dataset: Dataset) -> Dataset:
+def finish_dataset(dataset: Dataset) -> Dataset:
     """Removes duplicate cases, adds the frame warnings and sorts the skipped paths."""
     dataset.cases = _without_duplicates(dataset.cases, dataset.skipped)
     dataset.warnings = _frame_warnings(dataset.cases)
     dataset.skipped = {reason: sorted(set(paths)) for reason, paths in sorted(dataset.skipped.items())}
     return dataset
+
+
+def overview(dataset: Dataset) -> List[str]:
+    """What was found in a data set folder, for a person: the counts, the skipped files by
+    reason (three of each), the classes, the warnings and the cases that fail already."""
+    lines = [f"{printable(dataset.name)}  [{dataset.layout}]  {printable(dataset.source)}",
+             f"  {len(dataset.cases)} cases, {len(dataset.unlabelled)} images without a label (skipped)"]
+    for reason, paths in dataset.skipped.items():
+        more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+        lines.append(f"  {len(paths)} skipped, {reason}: {', '.join(printable(p) for p in paths[:3])}{more}")
+    classes = ", ".join(f"{v}={printable(n)}" for v, n in sorted(dataset.class_names.items())) or "(unnamed)"
+    lines.append(textwrap.fill(classes, width=100, initial_indent="  classes: ", subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False))
+    lines += [f"  WARNING {printable(line)}" for line in dataset.warnings]
+    lines += [f"  ERROR {printable(dataset.failed[key])}" for key in sorted(dataset.failed)]
+    return lines
 
 
 def read_json(path) -> object:
@@ -379,13 +398,13 @@ def find_msd_nnunet(root: Path, name: Optional[str], modality, class_names) -> D
             continue
         cases.append(CaseSpec(dataset, case, tuple(map(str, sorted(files))), str(labels[case][0]), tuple(tags),
                               class_names))
-    _skip(skipped, SKIP_LABEL_ALONE, [f for case in sorted(set(labels) - set(images)) for f in labels[case]])
+    add_skipped(skipped, SKIP_LABEL_ALONE, [f for case in sorted(set(labels) - set(images)) for f in labels[case]])
     if not cases and not failed:
         raise _nothing_found(
             root, f"{len(image_files)} image file(s) in imagesTr/, {len(label_files)} in labelsTr/"
                   f"{', no image has a label of its case name' if image_files and label_files else ''}",
             "imagesTr/CASE_0000.nii.gz (one file per channel, or CASE.nii.gz) with labelsTr/CASE.nii.gz")
-    return _finish(Dataset(dataset, str(root), "msd/nnunet", cases, unlabelled, class_names, skipped, [], failed))
+    return finish_dataset(Dataset(dataset, str(root), "msd/nnunet", cases, unlabelled, class_names, skipped, [], failed))
 
 
 def _instance_mask_example(images: Dict[str, List[Path]], masks: Dict[str, List[Path]]) -> Optional[str]:
@@ -408,7 +427,7 @@ def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
     mask_dir = root / "masks" if (root / "masks").is_dir() else root / "labels"
     skipped: Dict[str, List[str]] = {}
     if mask_dir.name == "masks" and (root / "labels").is_dir():
-        _skip(skipped, SKIP_UNUSED_LABELS, [root / "labels"])
+        add_skipped(skipped, SKIP_UNUSED_LABELS, [root / "labels"])
     image_files = _list_inputs(root / "images", _may_be_2d, SKIP_NOT_2D, skipped)
     mask_files = _list_inputs(mask_dir, _may_be_2d, SKIP_NOT_2D, skipped)
     images, masks = _by_name(image_files, case_name_of), _by_name(mask_files, case_name_of)
@@ -425,7 +444,7 @@ def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
             failed[case_key(dataset, stem)] = error
             continue
         cases.append(CaseSpec(dataset, stem, (str(images[stem][0]),), str(masks[stem][0]), tuple(tags), class_names))
-    _skip(skipped, SKIP_LABEL_ALONE, [f for stem in sorted(set(masks) - set(images)) for f in masks[stem]])
+    add_skipped(skipped, SKIP_LABEL_ALONE, [f for stem in sorted(set(masks) - set(images)) for f in masks[stem]])
     if not cases and not failed:
         found = f"{len(image_files)} image file(s) in images/, {len(mask_files)} in {mask_dir.name}/"
         if image_files and mask_files:
@@ -435,7 +454,7 @@ def find_2d(root: Path, name: Optional[str], modality, class_names) -> Dataset:
                 found += f" ({mask_dir.name}/ looks like one file per instance: {example})"
         raise _nothing_found(root, found, f"one label map per image with the image's name (images/NAME.png "
                                           f"and {mask_dir.name}/NAME.png, each pixel value a class)")
-    return _finish(Dataset(dataset, str(root), "2d", cases, unlabelled, class_names, skipped, [], failed))
+    return finish_dataset(Dataset(dataset, str(root), "2d", cases, unlabelled, class_names, skipped, [], failed))
 
 
 def _folders_below(base: str, skipped: Dict[str, List[str]]) -> Iterator[str]:
@@ -456,7 +475,7 @@ def _folders_below(base: str, skipped: Dict[str, List[str]]) -> Iterator[str]:
             path = os.path.join(folder, entry.name)
             real = os.path.realpath(path)
             if real in ancestors:
-                _skip(skipped, SKIP_LOOP, [path])
+                add_skipped(skipped, SKIP_LOOP, [path])
             else:
                 stack.append((path, ancestors | {real}))
 
@@ -523,7 +542,7 @@ def find_globs(image_glob: str, label_glob: str, name: Optional[str], modality, 
     dataset = name or Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in images.values()])).name
     cases = [CaseSpec(dataset or "dataset", c, (images[c],), labels[c], tuple(tags), class_names or {})
              for c in sorted(images)]
-    return _finish(Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {}, skipped))
+    return finish_dataset(Dataset(dataset or "dataset", image_glob, "glob", cases, [], class_names or {}, skipped))
 
 
 # TotalSegmentator: one folder per case, the image and segmentations/<class>.nii.gz
@@ -538,11 +557,11 @@ def _subfolders(root: Path, skipped: Dict[str, List[str]]) -> List[Path]:
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
         path = root / entry.name
         if entry.name.startswith("."):
-            _skip(skipped, SKIP_HIDDEN, [path])
+            add_skipped(skipped, SKIP_HIDDEN, [path])
         elif entry.is_dir():
             folders.append(path)
         else:
-            _skip(skipped, SKIP_NOT_INPUT, [path])
+            add_skipped(skipped, SKIP_NOT_INPUT, [path])
     return folders
 
 
@@ -566,10 +585,10 @@ def find_totalsegmentator(root: Path, name: Optional[str], modality, class_names
     for folder in _subfolders(root, skipped):
         image = _totalsegmentator_image(folder)
         if image is None:
-            _skip(skipped, SKIP_NOT_CASE, [folder])
+            add_skipped(skipped, SKIP_NOT_CASE, [folder])
             continue
         others = [folder / e for e in sorted(os.listdir(folder)) if e not in (image.name, SEGMENTATIONS)]
-        _skip(skipped, SKIP_NOT_INPUT, others)
+        add_skipped(skipped, SKIP_NOT_INPUT, others)
         if not (folder / SEGMENTATIONS).is_dir():
             unlabelled.append(str(image))
             continue
@@ -587,7 +606,7 @@ def find_totalsegmentator(root: Path, name: Optional[str], modality, class_names
     if not cases and not failed:
         raise _nothing_found(root, "no case folder with an image and segmentations/",
                              "CASE/ct.nii.gz (or mri.nii.gz) and CASE/segmentations/<class>.nii.gz")
-    return _finish(Dataset(dataset, str(root), "totalsegmentator", cases, unlabelled, dict(class_names or {}),
+    return finish_dataset(Dataset(dataset, str(root), "totalsegmentator", cases, unlabelled, dict(class_names or {}),
                            skipped, [], failed))
 
 
@@ -635,10 +654,10 @@ def find_busi(root: Path, name: Optional[str], modality, class_names) -> Dataset
             mask_files = tuple(str(p) for _, p in sorted(masks[stem]))
             cases.append(CaseSpec(dataset, stem, (str(images[stem][0]),), {folder.name: mask_files}, tuple(tags),
                                   dict(class_names or {})))
-        _skip(skipped, SKIP_LABEL_ALONE, [p for stem in sorted(set(masks) - set(images)) for _, p in masks[stem]])
+        add_skipped(skipped, SKIP_LABEL_ALONE, [p for stem in sorted(set(masks) - set(images)) for _, p in masks[stem]])
     if not cases and not failed:
         raise _nothing_found(root, "no image with a mask", "CLASS/NAME.png with CLASS/NAME_mask.png")
-    return _finish(Dataset(dataset, str(root), "busi", cases, unlabelled, dict(class_names or {}), skipped, [],
+    return finish_dataset(Dataset(dataset, str(root), "busi", cases, unlabelled, dict(class_names or {}), skipped, [],
                            failed))
 
 
