@@ -116,7 +116,7 @@ def _write_mine(root: Path, values=((1,), (1,)), unlabelled: int = 0) -> Path:
     ({"cases__0__channels__0__path": "img/all.nii.gz"}, "cases[0].channels[0].path", r"must hold a field such as \{case\}"),
     ({"cases__0__label": "lab/{nr}.nii.gz"}, "cases[0].label", r"field \{nr\} is not matched"),
     ({"cases__0__label": "lab/{id.nii.gz"}, "cases[0].label", "unmatched '{'"),
-    ({"cases__0__label_set": {"path": "x/{id}/*.nii.gz"}}, "cases[0]", "exactly one of 'label'"),
+    ({"cases__0__label_set": {"path": "x/{id}/*.nii.gz"}}, "cases[0]", "give one of 'label'"),
     ({"cases__0__fields__id": "[0-9"}, "cases[0].fields.id", "not a regular expression"),
     ({"cases__0__fields__id": "([0-9]+)"}, "cases[0].fields.id", "must not hold groups"),
     ({"cases__0__fields__id": "[0-9]*"}, "cases[0].fields.id", "must not match empty text"),

@@ -38,6 +38,7 @@ examples:
   samed2d convert Totalsegmentator_dataset_v201/ out/   # s0000/ct.nii.gz + segmentations/
   samed2d convert Dataset_BUSI_with_GT/ out/ --modality ultrasound_00
   samed2d convert --images 'scans/*/CT' --labels 'masks/*.nrrd' --modality CT out/   # DICOM series + NRRD
+  samed2d convert kits19/data/ out/ --recipe kits19   # a public data set as downloaded ('samed2d recipes')
   samed2d convert Task03_Liver/ out/ --resume         # go on after an interruption
 """
 
@@ -141,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
             imagesTr/, labelsTr/), a 2D folder (images/ and masks/ or labels/, matched by file
             stem), a TotalSegmentator folder (CASE/ct.nii.gz or mri.nii.gz with one mask file per
             class in CASE/segmentations/), or a BUSI folder (CLASS/NAME.png with CLASS/NAME_mask.png,
-            NAME_mask_1.png, ...). Anything else: --images GLOB --labels GLOB, matched by case name.
+            NAME_mask_1.png, ...). Anything else: --images GLOB --labels GLOB, matched by case name,
+            or --recipe: a public data set's layout as downloaded ('samed2d recipes' lists them).
             Images and labels may be NIfTI, Analyze, MetaImage, NRRD, DICOM (a series is its
             folder) or 2D files, in any mix."""),
         epilog=EXAMPLES_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -209,8 +209,10 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
         raise RunError("--overwrite clears the whole OUT and cannot be used by one shard: clear it with one "
                        "convert without shards, or use a new OUT")
     check_out_outside_sources(out, datasets)
+    # A data set's tags: every case's, in order (a recipe may tell CT and MR cases apart).
     entries = [dataset_settings(clean_field(ds.name), os.path.realpath(ds.source),
-                                list(ds.cases[0].modality) if ds.cases else [], ds.class_names) for ds in datasets]
+                                list(dict.fromkeys(t for s in ds.cases for t in s.modality)), ds.class_names)
+               for ds in datasets]
     try:
         check_datasets(entries)
         _claim(out)

@@ -155,6 +155,8 @@ class _Finder:
     def _label(self, rule: Rule, fields: Dict[str, str], case: str, key: str):
         """The case's label: a file, a label set (class -> files), or None when it has none
         (or several label maps, recorded as the case's failure)."""
+        if rule.label_pattern is None:
+            return None
         matches = self.tree.matches(rule.label_pattern, rule.field_regexes, fields)
         self.used.update(p for p, _ in matches)
         if not matches:
@@ -180,11 +182,11 @@ class _Finder:
         DICOM series folder are the series'."""
         dirs = set(self.tree.dirs)
         series = [p + "/" for p in self.used if p in dirs]
-        labels = [(r.label_pattern, r.label_pattern.regex(r.field_regexes)) for r in self.recipe.rules]
+        labels = [r.label_pattern.regex(r.field_regexes) for r in self.recipe.rules if r.label_pattern]
         for path in self.tree.files:
             if path in self.used or any(path.startswith(s) for s in series):
                 continue
-            if any(regex.match(path) for _, regex in labels):
+            if any(regex.match(path) for regex in labels):
                 reason = SKIP_LABEL_ALONE
             elif path.lower().endswith(DATA_FILE_SUFFIXES):
                 reason = SKIP_DATA_FILE
@@ -195,13 +197,12 @@ class _Finder:
 
 def _nothing_found(finder: _Finder) -> DatasetError:
     recipe, tree = finder.recipe, finder.tree
-    looked = "; ".join(f"{', '.join(c.path.text for c in r.channels)} with {r.label_pattern.text}"
-                       for r in recipe.rules)
+    looked = "; ".join(f"{', '.join(c.path.text for c in r.channels)} with "
+                       f"{r.label_pattern.text if r.label_pattern else 'no label'}" for r in recipe.rules)
     regexes = {k: v for r in recipe.rules for k, v in r.field_regexes.items()}
     fields = f" (fields: {', '.join(f'{{{k}}} = {v}' for k, v in regexes.items())})" if regexes else ""
     if finder.unlabelled:
-        found = (f"{len(finder.unlabelled)} image(s) such as {finder.unlabelled[0]}, none with a label "
-                 f"({recipe.rules[0].label_pattern.text})")
+        found = f"{len(finder.unlabelled)} image(s) such as {finder.unlabelled[0]}, none with a label"
     else:
         examples = ", ".join(tree.files[:3]) or "nothing"
         found = f"{len(tree.files)} file(s) in {len(tree.dirs) + 1} folder(s): {examples}"

@@ -71,8 +71,11 @@ class Rule:
     series: Optional[str]
 
     @property
-    def label_pattern(self) -> Pattern:
-        return self.label if self.label is not None else self.label_set.path
+    def label_pattern(self) -> Optional[Pattern]:
+        """The label's path; None for a rule of images without labels (a test set)."""
+        if self.label is not None:
+            return self.label
+        return self.label_set.path if self.label_set is not None else None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Recipe:
     def summary(self) -> str:
         """The layout in one line: the first rule's paths."""
         rule = self.rules[0]
-        label = rule.label.text if rule.label else rule.label_set.path.text
+        label = rule.label_pattern.text if rule.label_pattern else "no label"
         more = f" (+{len(self.rules) - 1} more rule{'s' * (len(self.rules) > 2)})" if len(self.rules) > 1 else ""
         return f"{', '.join(c.path.text for c in rule.channels)} + {label}{more}"
 
@@ -189,15 +192,16 @@ def _rule(check: _Checker, value, where: str) -> Rule:
         raise check.fail(f"{where}.channels[0].path", "must hold a field such as {case}: it tells the cases apart")
     for i, channel in enumerate(channels[1:], 1):
         check.known_fields(channel.path.fields, f"{where}.channels[{i}].path", known)
-    if ("label" in obj) == ("label_set" in obj):
-        raise check.fail(where, "give exactly one of 'label' (one label map) and 'label_set' (one file per class)")
+    if "label" in obj and "label_set" in obj:
+        raise check.fail(where, "give one of 'label' (one label map) and 'label_set' (one file per class), "
+                                "or neither for images that have no label (a test set)")
     label = label_set = None
     if "label" in obj:
         label = check.pattern(obj["label"], f"{where}.label")
         check.known_fields(label.fields, f"{where}.label", known)
         if label.is_folder:
             raise check.fail(f"{where}.label", "a label map is a file, not a folder")
-    else:
+    elif "label_set" in obj:
         at = f"{where}.label_set"
         item = check.object(obj["label_set"], at, _LABEL_SET_KEYS)
         path = check.pattern(item["path"], f"{at}.path")
