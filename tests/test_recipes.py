@@ -282,3 +282,60 @@ def test_the_readme_lists_every_recipe_and_its_examples_are_the_recipes():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for generated in (recipe_markdown(builtin_recipes()), recipe_examples_markdown(builtin_recipes())):
         assert generated in readme, "README's recipes are stale: paste python -m samed2d_fast.recipes.listing"
+
+
+def test_a_recipes_overlap_is_the_runs_unless_the_command_line_says_otherwise(tmp_path):
+    from miniatures import Mask, Volume
+
+    recipe = _edited(layout="label-sets", cases__0__channels=[{"path": "{case}/ct.nii.gz", "modality": "ct_00"}],
+                     cases__0__label=KeyError, cases__0__fields=KeyError, cases__0__case=KeyError)
+    recipe["cases"][0]["label_set"] = {"path": "{case}/masks/{class}.nii.gz"}
+    recipe.update(overlap="separate", classes={"1": "a", "2": "b"})
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    root = write_miniature(tmp_path / "src", Miniature(
+        {"s1/ct.nii.gz": Volume(), "s1/masks/a.nii.gz": Mask(0), "s1/masks/b.nii.gz": Mask(0)}, [], [], []))
+    out = tmp_path / "out"
+    code, _, err = run_cli("convert", str(root), str(out), "--recipe", str(path), "-j", "1", "--no-progress")
+    assert code == 0, err
+    classes = {parse_mask_path(m).class_field for ms in json.loads((out / "SAMed2D_v1.json").read_text()).values()
+               for m in ms}
+    assert classes == {"0001", "0002"}  # the same voxels, once per class
+    assert json.loads((out / ".samed2d" / "settings.json").read_text())["overlap"] == "separate"
+    code, _, err = run_cli("convert", str(root), str(tmp_path / "strict"), "--recipe", str(path), "--overlap",
+                           "error", "-j", "1", "--no-progress")
+    assert code == 1 and "overlap" in (tmp_path / "strict" / "failures.json").read_text()
+
+
+def test_a_recipes_series_picks_one_series_of_a_folder(tmp_path):
+    from formats_helpers import write_dicom_series
+    from miniatures import AFFINE, Label, Volume, volume_array
+
+    root = tmp_path / "src"
+    arr = volume_array(Volume("int16"), 0)
+    write_dicom_series(root / "p1" / "dicom", arr, AFFINE, series_uid="1.2.3.1", prefix="A")
+    write_dicom_series(root / "p1" / "dicom", arr[::-1].copy(), AFFINE, series_uid="1.2.3.2", prefix="B",
+                       series_number=2)
+    write_miniature(root, Miniature({"p1/label.nii.gz": Label((1,))}, [], [], []))
+    recipe = _edited(layout="dicom-series", cases__0__channels=[{"path": "{case}/dicom/", "modality": "ct_00"}],
+                     cases__0__label="{case}/label.nii.gz", cases__0__fields=KeyError, cases__0__case=KeyError)
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    code, _, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "-j", "1",
+                           "--no-progress")
+    assert code == 1 and "1.2.3.1" in (tmp_path / "out" / "failures.json").read_text()
+    recipe["cases"][0]["series"] = "1.2.3.1"
+    path.write_text(json.dumps(recipe))
+    code, _, err = run_cli("convert", str(root), str(tmp_path / "picked"), "--recipe", str(path), "-j", "1",
+                           "--no-progress")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "picked" / "summary.json").read_text())
+    assert summary["cases"] == 1 and summary["skipped"] == {}
+
+
+def test_dry_run_with_a_recipe_checks_every_case_from_its_headers(tmp_path):
+    root = write_miniature(tmp_path / "kits", MINIATURES["kits19"])
+    code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", "kits19", "--dry-run")
+    assert code == 0, err
+    assert "KiTS19  [recipe kits19]" in out and "case_00000: ct_00" in out and "case_00001: ct_00" in out
+    assert not (tmp_path / "out").exists()
