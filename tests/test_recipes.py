@@ -125,6 +125,12 @@ def _write_mine(root: Path, values=((1,), (1,)), unlabelled: int = 0) -> Path:
     ({"classes": {"1": ""}}, "classes.1", "non-empty string"),
     ({"source": "one string"}, "source", "list of strings"),
     ({"cases": []}, "cases", "at least one"),
+    ({"cases__0__channels__0__path": "{class}/{id}.nii.gz"}, "cases[0].channels[0].path",
+     r"\{class\} is a label set's field"),
+    ({"cases__0__fields__id": "(?i)[0-9]+"}, "cases[0].fields.id", "global flags not at the start"),
+    ({"cases__0__fields__id": "[0-9]+$"}, "cases[0].fields.id", "must not hold anchors"),
+    ({"cases__0__case": KeyError}, "cases[0]", r"give 'case', the case name as a template"),
+    ({"classes": {"01": "organ"}}, "classes.01", "no leading 0"),
 ])
 def test_a_bad_recipe_file_fails_naming_the_field(tmp_path, changes, field, why):
     import re
@@ -206,7 +212,7 @@ def test_a_case_with_a_missing_channel_or_two_labels_fails_alone(tmp_path):
     failures = {f["case"]: f for f in json.loads((out / "failures.json").read_text())}
     assert sorted(failures) == ["Mine--case1", "Mine--case2"]
     assert f"case 'case1' has no channel 1 ({root}/pet/1*.nii.gz not found)" in failures["Mine--case1"]["error"]
-    assert "2 files match the label of case 'case2': keep one" in failures["Mine--case2"]["error"]
+    assert "2 paths match the label of case 'case2': keep one" in failures["Mine--case2"]["error"]
     assert {parse_image_path(p).case for p in json.loads((out / "SAMed2D_v1.json").read_text())} == {"case0"}
 
 
@@ -339,3 +345,134 @@ def test_dry_run_with_a_recipe_checks_every_case_from_its_headers(tmp_path):
     assert code == 0, err
     assert "KiTS19  [recipe kits19]" in out and "case_00000: ct_00" in out and "case_00001: ct_00" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_recipe_name_is_an_error(tmp_path):
+    code, _, err = run_cli("convert", str(tmp_path), str(tmp_path / "out"), "--recipe", "")
+    assert code == 2 and "--recipe: give a recipe name" in err
+
+
+# ---- what the review of the finder found -------------------------------------------------
+
+
+def _convert(root, out, recipe, *extra):
+    return run_cli("convert", str(root), str(out), "--recipe", str(recipe), "-j", "1", "--no-progress", *extra)
+
+
+def test_a_resume_with_another_recipe_or_an_edited_one_is_refused(tmp_path):
+    root = write_miniature(tmp_path / "kits", MINIATURES["kits19"])
+    out = tmp_path / "out"
+    assert _convert(root, out, "kits19")[0] == 0
+    before = sorted(p.name for p in (out / "images").iterdir())
+    code, _, err = _convert(root, out, "kits23", "--resume")
+    assert code == 2 and f"{root.resolve()} is in OUT as data set 'KiTS19'" in err and "twice" in err
+    mine = json.loads(RECIPES["kits19"].text)
+    mine["notes"] = ["edited"]
+    path = tmp_path / "kits19.json"
+    path.write_text(json.dumps(mine))
+    code, _, err = _convert(root, out, path, "--resume")
+    assert code == 2 and "it is read with the recipe kits19 sha256:" in err and "convert into a new OUT" in err
+    assert sorted(p.name for p in (out / "images").iterdir()) == before
+    assert _convert(root, out, "kits19", "--resume")[0] == 0
+
+
+def test_a_recipes_data_set_keeps_its_declared_tags_as_cases_arrive(tmp_path):
+    from miniatures import Label, Volume
+
+    recipe = _edited(cases__0__fields__id="0[0-9]", cases__0__case="{id}")
+    recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "mr_00"}],
+                            "label": "lab/{id}.nii.gz", "case": "{id}"})
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    root = write_miniature(tmp_path / "src", Miniature({"img/01.nii.gz": Volume(), "lab/01.nii.gz": Label((1,))},
+                                                       [], [], []))
+    out = tmp_path / "out"
+    assert _convert(root, out, path)[0] == 0
+    write_miniature(root, Miniature({"img/12.nii.gz": Volume(), "lab/12.nii.gz": Label((1,))}, [], [], []))
+    code, _, err = _convert(root, out, path, "--resume")
+    assert code == 0, err
+    assert run_cli("verify", str(out), "--deep")[0] == 0
+
+
+def test_a_rule_without_the_label_leaves_the_case_to_the_next_rule(tmp_path):
+    """BraTS 2020's rule for case 355's misnamed label, when the user renamed the file."""
+    from miniatures import Label, Volume
+
+    recipe = _edited(cases__0__label="lab/{id}_odd.nii.gz", cases__0__fields__id="1")
+    recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "ct_00"}],
+                            "label": "lab/{id}.nii.gz", "case": "case{id}"})
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    root = _write_mine(tmp_path / "src", values=((1,), (1,)))
+    out = tmp_path / "out"
+    code, _, err = _convert(root, out, path)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cases"] == 2 and summary["skipped_unlabelled"] == 0 and summary["skipped"] == {}
+
+
+def test_a_file_of_an_earlier_rules_case_is_not_a_later_rules_image(tmp_path):
+    recipe = _edited()
+    recipe["cases"].append({"channels": [{"path": "{dir}/{id}.nii.gz", "modality": "ct_00"}],
+                            "case": "other{id}"})
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    root = _write_mine(tmp_path / "src")
+    code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "--dry-run")
+    assert code == 0, err
+    assert "2 cases, 0 images without a label" in out
+
+
+def test_a_failing_case_owns_its_files_and_one_case_name_for_two_cases_fails_both(tmp_path):
+    from miniatures import Label, Volume
+
+    recipe = _edited(cases__0__channels=[{"path": "{site}/img/{id}.nii.gz", "modality": "ct_00"},
+                                         {"path": "{site}/pet/{id}.nii.gz", "modality": "pet_00"}],
+                     cases__0__label="{site}/lab/{id}*.nii.gz", cases__0__case="{id}", cases__0__fields=KeyError)
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    files = {}
+    for site in ("A", "B", "C"):
+        files.update({f"{site}/img/{site.lower()}.nii.gz": Volume(), f"{site}/lab/{site.lower()}.nii.gz": Label((1,))})
+    files.update({"A/pet/a.nii.gz": Volume(), "B/pet/b.nii.gz": Volume()})  # C has no PET: fails
+    files.update({"A/img/x.nii.gz": Volume(), "A/pet/x.nii.gz": Volume(), "A/lab/x.nii.gz": Label((1,)),
+                  "B/img/x.nii.gz": Volume(), "B/pet/x.nii.gz": Volume(), "B/lab/x.nii.gz": Label((1,)),
+                  "B/lab/x_copy.nii.gz": Label((1,))})
+    root = write_miniature(tmp_path / "src", Miniature(files, [], [], []))
+    code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "--dry-run")
+    assert code == 1
+    assert " skipped, " not in out  # C's image and label are its failed case's, not skipped files
+    assert f"ERROR {root}/C/img/c.nii.gz: case 'c' has no channel 1" in out
+    assert f"ERROR {root}/A/img/x.nii.gz, {root}/B/img/x.nii.gz: 2 cases are named 'x'" in out
+    assert "  a: ct_00 pet_00" in out and "  b: ct_00 pet_00" in out
+
+
+def test_symbolic_links_to_one_folder_are_read_once(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(_edited(cases__0__channels__0__path="{dir}/img/{id}.nii.gz",
+                                       cases__0__label="{dir}/lab/{id}.nii.gz", cases__0__case="{dir}{id}")))
+    data = _write_mine(tmp_path / "data")
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "latest").symlink_to(data)
+    (root / "v1").symlink_to(data)
+    code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "--dry-run")
+    assert code == 0, err
+    assert "2 cases," in out and "folder reached twice through symbolic links" in out
+
+
+def test_symbolic_link_diamonds_are_walked_once(tmp_path):
+    """Each folder links twice to the next: walking every path would list 2^15 folders."""
+    from samed2d_fast.recipes.find import _Tree
+
+    root = tmp_path / "src"
+    folders = [root / f"d{i}" for i in range(16)]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        (folder / "f.txt").write_text("x")
+    for a, b in zip(folders, folders[1:]):
+        (a / "l1").symlink_to(b)
+        (a / "l2").symlink_to(b)
+    skipped = {}
+    tree = _Tree(root, skipped)
+    assert len(tree.files) == 16

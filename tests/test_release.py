@@ -165,3 +165,19 @@ def test_a_declared_unknown_keeps_unnamed_values_apart(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["convert", src, str(out), "--preset", "release", "-j", "1", "--no-progress"]) == 0
     assert _mapping(out)["unknown"] == "0005" and _mapping(out)["unknown_2"] == "0002"
+
+
+def test_a_class_maps_unknown_id_is_the_unknown_class_s(tmp_path, capsys):
+    """The release's workflow: --class-map with the release's ids, one unnamed value."""
+    src = _unknown_folder(tmp_path / "src", {"a": 2})
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps({"Kidneys": {"kidney": "0001", "unknown": "0009"}}))
+    out = tmp_path / "out"
+    assert cli.main(["convert", src, str(out), "--preset", "release", "--class-map", str(class_map), "-j", "1",
+                     "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    mapping = _mapping(out)
+    assert mapping == {"kidney": "0001", "unknown": "0009", "union_kidney_unknown": "0010"}
+    assert "new class id 0010: Kidneys/union_kidney_unknown" in printed and "0009" not in printed
+    assert {p.name.rsplit("--", 1)[1][:4] for p in (out / "masks").iterdir()} == {"0001", "0009", "0010"}
+    assert cli.main(["verify", str(out), "--deep"]) == 0

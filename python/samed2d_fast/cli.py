@@ -15,11 +15,11 @@ from .datasets import (
     DatasetError,
     find_dataset,
     find_globs,
-    overview,
     load_class_map,
     load_class_names_file,
     name_collisions,
     option_modality_tags,
+    overview,
 )
 from .options import Options
 from .headers import check_case
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- convert -------------------------------------------------------------------------
 
 
-def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Dict[str, str]]:
+def _datasets_from_args(args, sources: Sequence[str], recipe) -> Tuple[List[Dataset], Dict[str, str]]:
     """The data sets to convert, and the SRC folders that could not be read (with
     several SRCs the readable ones still run; with one, its error ends the command).
     ``--dataset`` names the SRCs in order, one name each."""
@@ -262,7 +262,7 @@ def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Di
     if any(not name.strip() for name in names):
         raise UsageError("--dataset: a data set name cannot be empty")
     if args.images or args.labels:
-        if args.recipe:
+        if args.recipe is not None:
             raise UsageError("--recipe reads SRC folders: give it without --images/--labels")
         if not (args.images and args.labels):
             raise UsageError("--images and --labels go together")
@@ -277,7 +277,6 @@ def _datasets_from_args(args, sources: Sequence[str]) -> Tuple[List[Dataset], Di
         raise UsageError(f"--dataset given {len(names)} time(s) for {len(sources)} SRC folders: "
                          f"give one name per SRC, in the order of the SRCs")
     names = names or [None] * len(sources)
-    recipe = _recipe(args)
 
     def find(source, name):
         if recipe is not None:
@@ -327,10 +326,11 @@ def _cmd_convert(args) -> int:
         if len(args.paths) < 2:
             raise UsageError("give SRC [SRC...] OUT")
         sources, out = args.paths[:-1], args.paths[-1]
-    datasets, failed = _datasets_from_args(args, sources)
+    recipe = find_recipe(args.recipe) if args.recipe is not None else None
+    datasets, failed = _datasets_from_args(args, sources, recipe)
     if args.dry_run:
         return _dry_run(datasets, args.max_voxels) or (1 if failed else 0)
-    return runner.convert(datasets, Path(out), _options(args), engine=_engine(args),
+    return runner.convert(datasets, Path(out), _options(args, recipe), engine=_engine(args),
                           shard=runner.Shard.from_slurm(args.num_shards, args.shard_index), resume=args.resume,
                           overwrite=args.overwrite, fail_fast=args.fail_fast, progress=not args.no_progress,
                           test_fraction=args.test_fraction, output=_output(args), failures=failed)
@@ -389,14 +389,9 @@ def _cmd_merge(args) -> int:
     return runner.merge(Path(args.out), test_fraction=args.test_fraction, partial=args.partial)
 
 
-def _recipe(args):
-    """The --recipe of a convert command (the demo has none)."""
-    return find_recipe(args.recipe) if getattr(args, "recipe", None) else None
-
-
-def _options(args) -> Options:
+def _options(args, recipe=None) -> Options:
+    """The run's Options; a recipe's overlap applies where --overlap is not given."""
     release = args.preset == "release"
-    recipe = _recipe(args)
     overlap = args.overlap or (recipe.overlap if recipe is not None else None) or "error"
     return Options(connectivity=args.connectivity, consolidate="union" if release else args.consolidate,
                    keep_empty=args.keep_empty, rgb=args.rgb or release, threads=args.threads,
@@ -445,8 +440,8 @@ def _cmd_demo(args) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"convert": _cmd_convert, "recipes": _cmd_recipes, "verify": _cmd_verify, "demo": _cmd_demo, "merge": _cmd_merge,
-               "preview": _cmd_preview, "report": _cmd_report}[args.command]
+    handler = {"convert": _cmd_convert, "recipes": _cmd_recipes, "verify": _cmd_verify, "demo": _cmd_demo,
+               "merge": _cmd_merge, "preview": _cmd_preview, "report": _cmd_report}[args.command]
     try:
         return handler(args)
     except (UsageError, DatasetError, runner.RunError) as exc:

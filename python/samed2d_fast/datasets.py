@@ -69,6 +69,7 @@ SKIP_LABEL_ALONE = "label without an image"
 SKIP_UNUSED_LABELS = "labels/ not read (masks/ is)"
 SKIP_DUPLICATE = "duplicate of an earlier case (same real path)"
 SKIP_LOOP = "symlink loop (not followed)"
+SKIP_LINKED_TWICE = "folder reached twice through symbolic links (read once)"
 
 
 class DatasetError(ValueError):
@@ -121,6 +122,9 @@ class Dataset:
     first is converted``).
     ``failed``: case key -> one-line error, for cases that fail before they run (two image
     or label files with one name).
+    ``modality_tags``: the tags the layout declares for the data set (a recipe's, whichever
+    of its cases are present); empty: the first case's.
+    ``recipe``: the recipe that read the folder (name and a digest of its file), or "".
     """
 
     name: str
@@ -132,6 +136,8 @@ class Dataset:
     skipped: Dict[str, List[str]] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
     failed: Dict[str, str] = field(default_factory=dict)
+    modality_tags: List[str] = field(default_factory=list)
+    recipe: str = ""
 
 
 def _is_input(name: str) -> bool:

@@ -50,13 +50,17 @@ def _final_names(rec: CaseRecord, sole_unknown: Set[str]) -> Dict[str, str]:
 
 
 def final_class_ids(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
-    """Per data set: pending class field -> final id, in sorted class-name order."""
+    """Per data set: pending class field -> final id. A class whose final name the data set
+    declares with an id takes it (a class map's ``unknown``, SPEC section 7); the others get
+    the ids after the largest known one, in sorted class-name order."""
     records = list(records)
     sole_unknown = _sole_unknown_datasets(records)
     largest: Dict[str, int] = defaultdict(int)  # 0 is background: ids start at 1
     pending: Dict[str, Dict[str, str]] = defaultdict(dict)  # dataset -> name -> pending field
+    known: Dict[str, Dict[str, str]] = defaultdict(dict)    # dataset -> declared name -> id
     for rec in records:
         largest[rec.dataset] = max(largest[rec.dataset], rec.declared_max_id)
+        known[rec.dataset].update((n, f) for n, f in rec.declared.items() if not f.startswith("u"))
         for name, field in {**rec.declared, **_final_names(rec, sole_unknown)}.items():
             if field.startswith("u"):
                 pending[rec.dataset][name] = field
@@ -65,7 +69,25 @@ def final_class_ids(records: Iterable[CaseRecord]) -> Dict[str, Dict[str, str]]:
     out = {}
     for dataset, names in pending.items():
         start = largest[dataset] + 1
-        out[dataset] = {names[name]: format_class_id(start + i) for i, name in enumerate(sorted(names))}
+        new = sorted(n for n in names if n not in known[dataset])
+        out[dataset] = {names[n]: known[dataset][n] for n in names if n in known[dataset]}
+        out[dataset].update({names[name]: format_class_id(start + i) for i, name in enumerate(new)})
+    return out
+
+
+def new_class_ids(records: Iterable[CaseRecord]) -> Dict[str, str]:
+    """``{data set}/{class name}`` -> id of each class whose id was handed out when the
+    metadata was written (not declared): what a run prints for the user to see."""
+    records = list(records)
+    assigned = final_class_ids(records)
+    sole_unknown = _sole_unknown_datasets(records)
+    out = {}
+    for rec in records:
+        known = {f for f in rec.declared.values() if not f.startswith("u")}
+        for name, field in {**rec.declared, **_final_names(rec, sole_unknown)}.items():
+            given = assigned.get(rec.dataset, {}).get(field)
+            if given is not None and given not in known:
+                out[f"{rec.dataset}/{name}"] = given
     return out
 
 

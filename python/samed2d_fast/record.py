@@ -76,3 +76,6 @@ class CaseRecord:
         if not (isinstance(self.sole_unknown, dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in self.sole_unknown.items())):
             raise ValueError("its unknown class names are not an object of names")
+        for name, sole in self.sole_unknown.items():  # renames only its own unknown classes
+            if name not in self.classes or not (sole == "unknown" or sole.startswith("union_")):
+                raise ValueError(f"its unknown class name {name!r} -> {sole!r} is not one of its classes' names")

@@ -22,7 +22,15 @@ from .executors import CaseResult, plan_by_memory, run_dask, run_local
 from .headers import available_memory
 from .inputs import CaseSpec
 from .lock import WHOLE, LockError, OutLock
-from .metadata import TEST_JSON, TRAIN_JSON, is_test_case, mask_names_in_force, write_metadata, write_split_files
+from .metadata import (
+    TEST_JSON,
+    TRAIN_JSON,
+    is_test_case,
+    mask_names_in_force,
+    new_class_ids,
+    write_metadata,
+    write_split_files,
+)
 from .naming import clean_field
 from .options import Options
 from .output import write_json
@@ -209,10 +217,11 @@ def convert(datasets: List[Dataset], out: Path, options: Options, *, engine: Eng
         raise RunError("--overwrite clears the whole OUT and cannot be used by one shard: clear it with one "
                        "convert without shards, or use a new OUT")
     check_out_outside_sources(out, datasets)
-    # A data set's tags: every case's, in order (a recipe may tell CT and MR cases apart).
+    # A data set's tags: those its layout declares (a recipe's, whichever cases are present),
+    # else its first case's.
     entries = [dataset_settings(clean_field(ds.name), os.path.realpath(ds.source),
-                                list(dict.fromkeys(t for s in ds.cases for t in s.modality)), ds.class_names)
-               for ds in datasets]
+                                ds.modality_tags or (list(ds.cases[0].modality) if ds.cases else []),
+                                ds.class_names, ds.recipe) for ds in datasets]
     try:
         check_datasets(entries)
         _claim(out)
@@ -237,7 +246,7 @@ def _convert_locked(datasets, out, options, entries, engine, shard, resume, over
                         test_fraction, "run")
     if note:
         print(note)
-    fix_datasets(out, entries)
+    fix_datasets(out, entries, load_plan(out))
     broken, kept = repair(out, shard.owns)
     if broken:
         print(f"{len(broken)} case(s) recorded before have files missing and are converted again")
@@ -330,9 +339,7 @@ def finish(out: Path, test_fraction: Optional[float] = None):
         write_split_files(out, records, test_fraction, locate=webdataset.member_locator(shard_of))
         print(f"packed {len(shard_of)} samples into {len(set(shard_of.values()))} WebDataset shard(s) "
               f"in {out / webdataset.FOLDER}")
-    pending = {(r.dataset, n) for r in before for n, f in {**r.declared, **r.classes}.items() if f.startswith("u")}
-    new_ids = {f"{r.dataset}/{n}": f for r in records for n, f in {**r.declared, **r.classes}.items()
-               if (r.dataset, n) in pending}
+    new_ids = new_class_ids(before)
     for name in sorted(new_ids):
         print(f"new class id {new_ids[name]}: {printable(name)}")
     failures = load_failures(out)

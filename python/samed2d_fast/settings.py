@@ -140,17 +140,25 @@ def load_settings(out: Path) -> dict:
 # ---- data sets -----------------------------------------------------------------------
 
 
-def dataset_settings(name: str, source: str, modality: List[str], class_names: Dict[int, str]) -> dict:
-    """A data set's stored form: its tags and the names of its label values (0 is the
-    background whatever it is called)."""
+def dataset_settings(name: str, source: str, modality: List[str], class_names: Dict[int, str],
+                     recipe: str = "") -> dict:
+    """A data set's stored form: its tags, the names of its label values (0 is the
+    background whatever it is called) and the recipe that read it ("" for none)."""
     return {"dataset": name, "source": source, "modality": list(modality),
-            "class_names": {str(v): n for v, n in sorted(class_names.items()) if v != 0}}
+            "class_names": {str(v): n for v, n in sorted(class_names.items()) if v != 0}, "recipe": recipe}
 
 
 def _dataset_differences(first: dict, second: dict) -> List[str]:
-    return [f"its {what} are {_show(second[key])}, not {_show(first[key])}"
-            for key, what in (("class_names", "class names"), ("modality", "modality tags"))
-            if first[key] != second[key]]
+    differences = [f"its {what} are {_show(second[key])}, not {_show(first[key])}"
+                   for key, what in (("class_names", "class names"), ("modality", "modality tags"))
+                   if first[key] != second[key]]
+    if first.get("recipe", "") != second.get("recipe", ""):  # stored since recipes came: none before
+        differences.append(f"it is read {_recipe_text(second)}, not {_recipe_text(first)}")
+    return differences
+
+
+def _recipe_text(entry: dict) -> str:
+    return f"with the recipe {entry['recipe']}" if entry.get("recipe") else "without a recipe"
 
 
 def check_datasets(entries: List[dict]) -> None:
@@ -163,16 +171,29 @@ def check_datasets(entries: List[dict]) -> None:
             raise SettingsError(_conflict(entry["dataset"], other["source"], entry["source"], differences))
 
 
-def fix_datasets(out: Path, entries: List[dict]) -> None:
+def fix_datasets(out: Path, entries: List[dict], plan: Dict[str, str]) -> None:
     """Stores each data set's classes and tags at its first start; refuses a source that
-    gives a stored data set name other classes or tags."""
+    gives a stored data set name other classes, tags or recipe, and a source OUT holds
+    under another data set name (``plan``: case key -> source, as runs left it): its
+    images would be there twice."""
     check_datasets(entries)
+    for entry in entries:
+        others = sorted({key.split("--", 1)[0] for key, source in plan.items()
+                         if source == entry["source"]} - {entry["dataset"]})
+        if others:
+            raise SettingsError(f"{entry['source']} is in OUT as data set {others[0]!r}: converting it as "
+                                f"{entry['dataset']!r} would hold its images twice. Give --dataset {others[0]} "
+                                f"(and the recipe it was read with), or convert into a new OUT")
     for entry in entries:
         path = Path(out) / STATE_DIR / "datasets" / f"{entry['dataset']}.json"
         if _create_once(path, entry):
             continue
         stored = _read(path)
         differences = _dataset_differences(stored, entry)
+        if differences and stored.get("source") == entry["source"]:
+            raise SettingsError(f"data set {entry['dataset']!r} of {entry['source']} was converted into OUT "
+                                f"otherwise: {'; '.join(differences)}. Run with the settings OUT was started "
+                                f"with, or convert into a new OUT")
         if differences:
             raise SettingsError(_conflict(entry["dataset"], stored.get("source", "?"), entry["source"], differences))
 

@@ -97,9 +97,8 @@ class Pattern:
                 return None
         return "".join(out)
 
-    def folder_prefix(self, bound: Mapping[str, str]) -> str:
-        """The longest leading folder path (``a/b/``) that ``bound`` fixes: every match lies
-        below it."""
+    def literal_prefix(self, bound: Mapping[str, str]) -> str:
+        """The longest leading text that ``bound`` fixes: every match starts with it."""
         out = []
         for kind, text in self._tokens:
             if kind == "lit":
@@ -108,8 +107,7 @@ class Pattern:
                 out.append(bound[text])
             else:
                 break
-        prefix = "".join(out)
-        return prefix[:prefix.rfind("/") + 1]
+        return "".join(out)
 
     def format(self, fields: Mapping[str, str]) -> str:
         """The pattern with ``fields`` filled in and wildcards left as they are (for messages)."""
@@ -141,16 +139,34 @@ def _template_tokens(template: str) -> List[Tuple[str, str]]:
 
 
 def field_regex_error(regex: str) -> Optional[str]:
-    """Why ``regex`` cannot be a field's regex, or None."""
+    """Why ``regex`` cannot be a field's regex (it is placed inside a path's regex), or None."""
     try:
         compiled = re.compile(regex)
+        re.compile(f"a/(?P<field>{regex})/b")  # as placed in a path: global flags fail here
     except re.error as exc:
         return f"not a regular expression ({exc})"
     if compiled.groups:
         return "must not hold groups; use (?:...)"
     if compiled.match(""):
         return "must not match empty text"
+    if _has_anchor(regex):
+        return "must not hold anchors (^, $, \\A, \\Z, \\b): it matches a part of a path, as a whole"
     return None
+
+
+def _has_anchor(regex: str) -> bool:
+    """Whether the parsed regex holds an AT (anchor) node anywhere."""
+    try:
+        from re import _parser as parser  # Python 3.11+
+    except ImportError:  # Python 3.10
+        import sre_parse as parser
+
+    def walk(node) -> bool:
+        if isinstance(node, (list, tuple, parser.SubPattern)):
+            return any(walk(item) for item in node)
+        return node is parser.AT
+
+    return walk(parser.parse(regex))
 
 
 def match_fields(regex: "re.Pattern[str]", path: str) -> Optional[Dict[str, str]]:

@@ -5,6 +5,7 @@ field, so a typo fails naming the file and the field instead of finding no case.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -94,6 +95,12 @@ class Recipe:
     text: str                 # that file's text, as shown by `samed2d recipes --show`
 
     @property
+    def identity(self) -> str:
+        """The name and a digest of the file: what an OUT stores, so that a resume with
+        another recipe, or an edited one, is refused rather than mixed."""
+        return f"{self.name} sha256:{hashlib.sha256(self.text.encode('utf-8')).hexdigest()[:16]}"
+
+    @property
     def modalities(self) -> List[str]:
         return list(dict.fromkeys(c.modality for r in self.rules for c in r.channels))
 
@@ -165,13 +172,12 @@ class _Checker:
 
 
 def _classes(check: _Checker, value) -> Dict[int, str]:
-    obj = value
-    if not isinstance(obj, dict):
+    if not isinstance(value, dict):
         raise check.fail("classes", 'must be a JSON object of label values and names, {"1": "kidney"}')
     names = {}
-    for key, name in obj.items():
-        if not (key.isascii() and key.isdigit()) or int(key) < 1:
-            raise check.fail(f"classes.{key}", "must be a label value (an integer of at least 1)")
+    for key, name in value.items():
+        if not (key.isascii() and key.isdigit()) or int(key) < 1 or str(int(key)) != key:
+            raise check.fail(f"classes.{key}", "must be a label value (an integer of at least 1, no leading 0)")
         names[int(key)] = check.text(name, f"classes.{key}")
     return names
 
@@ -190,6 +196,10 @@ def _rule(check: _Checker, value, where: str) -> Rule:
     known = channels[0].path.fields
     if not known:
         raise check.fail(f"{where}.channels[0].path", "must hold a field such as {case}: it tells the cases apart")
+    for i, channel in enumerate(channels):
+        if CLASS_FIELD in channel.path.fields:
+            raise check.fail(f"{where}.channels[{i}].path", f"{{{CLASS_FIELD}}} is a label set's field (the class of "
+                                                            f"each mask file); name this one otherwise, e.g. {{group}}")
     for i, channel in enumerate(channels[1:], 1):
         check.known_fields(channel.path.fields, f"{where}.channels[{i}].path", known)
     if "label" in obj and "label_set" in obj:
@@ -223,6 +233,10 @@ def _rule(check: _Checker, value, where: str) -> Rule:
         if error:
             raise check.fail(at, error)
         regexes[name] = regex
+    if "case" not in obj and "case" not in known:
+        raise check.fail(where, "give 'case', the case name as a template of the fields (the default {case} "
+                                f"needs a {{case}} field; the first channel's fields: "
+                                f"{', '.join('{' + f + '}' for f in known)})")
     case = check.template(obj.get("case", "{case}"), f"{where}.case", known)
     series = check.template(obj["series"], f"{where}.series", known) if "series" in obj else None
     return Rule(tuple(channels), label, label_set, regexes, case, series)
@@ -268,6 +282,8 @@ def builtin_recipes() -> List[Recipe]:
 def find_recipe(name_or_path: str) -> Recipe:
     """A shipped recipe by its name, or a user's recipe file by its path (a name ending in
     ``.json`` or holding a ``/``)."""
+    if not name_or_path.strip():
+        raise RecipeError("--recipe: give a recipe name ('samed2d recipes' lists them) or a recipe file")
     if name_or_path.endswith(".json") or "/" in name_or_path or Path(name_or_path).is_file():
         return load_recipe_file(name_or_path)
     recipes = {r.name: r for r in builtin_recipes()}
