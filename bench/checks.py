@@ -111,3 +111,14 @@ def painting_requirement(paint_ratio: float, paint_ms: float, decompress_ms: flo
     text = (f"painting {files} class files adds at most {PAINT_OVER_DECOMPRESSION_MAX}x their decompression "
             f"time: {paint_ratio:.2f}x ({paint_ms:.0f} ms next to {decompress_ms:.0f} ms)")
     return text, paint_ratio <= PAINT_OVER_DECOMPRESSION_MAX
+
+
+def release_image_matches(path: Path, scaled: np.ndarray) -> bool:
+    """An image of the release preset decodes to SPEC 7's formula on its slice of the
+    scaled RAS+ volume (numpy, the peer's), as three equal channels."""
+    from peers import _display, normalize_release_numpy
+
+    axis_name, index = Path(path).stem.rsplit("--", 1)[1].split("_")
+    expected = normalize_release_numpy(_display(scaled, "xyz".index(axis_name), int(index)))
+    got = np.asarray(Image.open(path))
+    return got.shape == expected.shape + (3,) and all(np.array_equal(got[..., c], expected) for c in range(3))

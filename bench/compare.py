@@ -262,6 +262,46 @@ def bench_case(case, paths, repeats, root, report):
     return ours_ms, counts["ours"]
 
 
+def run_ours_release(image, label, out, class_names):
+    return samed2d_fast.convert_case(
+        image, label, out, dataset=DATASET, modality=MODALITY, case=CASE, class_names=class_names,
+        normalization="slice", rgb=True, consolidate="union", unnamed="unknown",
+    )
+
+
+def run_cc3d_release(image, label, out, class_names):
+    return peers.convert_case_cc3d(image, label, out, dataset=DATASET, modality=MODALITY, case=CASE, release=True)
+
+
+def bench_release(case, paths, repeats, root, report):
+    """The release preset (SPEC 7) against the paper preset and a release peer, in turn
+    within each repeat; its images against SPEC 7's formula written out in numpy."""
+    runs = {"paper": run_ours, "release": run_ours_release, "peer": run_cc3d_release}
+    outs = {name: root / f"release-{name}" for name in runs}
+
+    def once(name):
+        return lambda: (shutil.rmtree(outs[name], ignore_errors=True),
+                        runs[name](*paths, outs[name], case.class_names))
+
+    log("whole case: paper preset, release preset, release peer (interleaved)")
+    times = interleaved_ms({name: once(name) for name in runs}, repeats)
+    ms = {name: statistics.median(t) for name, t in times.items()}
+    shape = "x".join(map(str, case.image.shape))
+    stage = f"whole case {shape}, --preset release, one worker"
+    report.row(stage, ms["release"], "numpy per-slice formula + cc3d + cv2.imencode of RGB", ms["peer"])
+    report.row(stage, ms["release"], "ours, --preset paper (same case)", ms["paper"])
+    report.requirement(f"release preset <= 1.3x the paper preset: {ms['release'] / ms['paper']:.2f}x",
+                       ms["release"] <= 1.3 * ms["paper"])
+    report.requirement(f"release preset >= 4x the release peer: {ms['peer'] / ms['release']:.2f}x",
+                       ms["peer"] >= 4 * ms["release"])
+    scaled = nib.as_closest_canonical(nib.load(str(paths[0]))).get_fdata()
+    images = sorted((outs["release"] / "images").iterdir())[::25]
+    report.check("release preset: every 25th image equals SPEC 7's formula on its slice (numpy)", all(
+        checks.release_image_matches(path, scaled) for path in images))
+    for out in outs.values():
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def bench_parallel(case, paths, root, report, n_cases=4):
     """``samed2d convert`` over several copies of the case: one worker, ``-j 2``, and
     ``--threads 2`` inside one worker; throughput next to the single-thread figure."""
@@ -629,6 +669,7 @@ def main(argv=None) -> int:
         bench_instances(case, repeats, report)
         bench_png(case, repeats, report)
         total_ms, total_pngs = bench_case(case, paths, repeats, root, report)
+        bench_release(case, paths, repeats, root, report)
         bench_breakdown(paths, repeats, root, total_ms, total_pngs, report)
         bench_memory(case, paths, root, report)
         bench_parallel(case, paths, root, report)

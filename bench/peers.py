@@ -171,19 +171,38 @@ def _display(volume: np.ndarray, axis: int, k: int) -> np.ndarray:
     return np.ascontiguousarray(volume[(slice(None),) * axis + (k,)].T[::-1, ::-1])
 
 
-def convert_case_cc3d(image_path, label_path, out_dir, *, dataset: str, modality: str, case: str) -> int:
+def normalize_release_numpy(x: np.ndarray) -> np.ndarray:
+    """SPEC section 7 in numpy: ``((x - min) / (max - min + 1e-8) * 255)`` in float64 over
+    one slice's finite values, truncated; NaN and +-Inf give 0."""
+    x = x.astype(np.float64)
+    finite = np.isfinite(x)
+    out = np.zeros(x.shape, np.uint8)
+    if finite.any():
+        lo, hi = x[finite].min(), x[finite].max()
+        out[finite] = ((x[finite] - lo) / (hi - lo + 1e-8) * 255).astype(np.uint8)
+    return out
+
+
+def convert_case_cc3d(image_path, label_path, out_dir, *, dataset: str, modality: str, case: str,
+                      release: bool = False) -> int:
     """One case with the fastest parts at hand; returns the number of PNGs written.
 
     nibabel read (RAS+) -> exact numpy normalisation -> per kept slice: cc3d components,
     small-mask filter, one mask per component -> ``png_fastest`` -> plain file writes.
-    Fields are taken as already clean; class fields are the label values.
+    Fields are taken as already clean; class fields are the label values. ``release``:
+    the release preset's images instead: each slice of ``get_fdata()`` normalised on its
+    own (``normalize_release_numpy``) and encoded as three equal channels.
     """
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
-    image = np.asanyarray(nib.as_closest_canonical(nib.load(str(image_path))).dataobj)
+    canonical = nib.as_closest_canonical(nib.load(str(image_path)))
     labels = np.asanyarray(nib.as_closest_canonical(nib.load(str(label_path))).dataobj)
-    normed = normalize_int_exact(image) if image.dtype.kind in "iu" else normalize_float_exact(image)
+    if release:
+        scaled = canonical.get_fdata()
+    else:
+        image = np.asanyarray(canonical.dataobj)
+        normed = normalize_int_exact(image) if image.dtype.kind in "iu" else normalize_float_exact(image)
     written = 0
     for axis, axis_name in enumerate("xyz"):
         size = labels.shape[axis]
@@ -196,7 +215,12 @@ def convert_case_cc3d(image_path, label_path, out_dir, *, dataset: str, modality
             if not instances:
                 continue
             stem = f"{modality}--{dataset}--{case}--{axis_name}_{k:0{width}d}"
-            (out_dir / "images" / f"{stem}.png").write_bytes(png_fastest(_display(normed, axis, k)))
+            if release:
+                pixels = normalize_release_numpy(_display(scaled, axis, k))
+                pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
+            else:
+                pixels = _display(normed, axis, k)
+            (out_dir / "images" / f"{stem}.png").write_bytes(png_fastest(pixels))
             counter: Counter = Counter()
             for value, mask in instances:
                 name = f"{stem}--{value:04d}_{counter[value]:03d}.png"

@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import array_shapes, arrays, from_dtype
 
 import reference as ref
 import samed2d_fast as sf
+from samed2d_fast.normalize import normalize_release
 
 EXAMPLES = int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200"))
 prop = settings(
@@ -368,3 +369,43 @@ def test_normalize_broadcast_readonly_unaligned(dt):
     check_against_reference(ro)
     check_against_reference(_unaligned(base))
     check_against_reference(_unaligned(base)[::-1, ::2])
+
+
+# --------------------------------------------------------------------------------------
+# the release preset's per-slice formula (SPEC section 7), in C++
+# --------------------------------------------------------------------------------------
+
+
+def release_reference(x: np.ndarray, slope: float, inter: float) -> np.ndarray:
+    """SPEC section 7 in numpy: y = x * slope + inter in float64, then the formula."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = x.astype(np.float64) * slope + inter
+    finite = np.isfinite(y)
+    out = np.zeros(y.shape, np.uint8)
+    if finite.any():
+        lo, hi = y[finite].min(), y[finite].max()
+        with np.errstate(over="ignore"):
+            if not np.isfinite(hi - lo):
+                return None  # the kernel raises
+        with np.errstate(invalid="ignore"):
+            out[finite] = (((y[finite] - lo) / (hi - lo + 1e-8)) * 255).astype(np.uint8)
+    return out
+
+
+@prop
+@given(a=value_arrays(max_dims=2, max_side=9), scaling=st.sampled_from([(1.0, 0.0), (0.5, 10.0), (2.0, -1024.0),
+                                                                       (-0.3, 3.0), (1e-6, 0.0)]),
+       view=st.sampled_from(["as is", "flipped", "transposed", "every other"]))
+def test_normalize_release_equals_the_formula(a, scaling, view):
+    """Every dtype and byte order, 1xN, Nx1, empty, non-contiguous and negative strides,
+    NaN and infinities, with nibabel-style scaling."""
+    a = a.reshape(1, -1) if a.ndim == 1 else a
+    a = {"as is": a, "flipped": a[::-1, ::-1], "transposed": a.T, "every other": a[::2, ::2]}[view]
+    expected = release_reference(a, *scaling)
+    if expected is None:
+        with pytest.raises(ValueError, match="overflows a double"):
+            normalize_release(a, *scaling)
+        return
+    got = normalize_release(a, *scaling)
+    assert got.dtype == np.uint8 and got.shape == a.shape
+    np.testing.assert_array_equal(got, expected)

@@ -4,6 +4,7 @@
 
 #include "register.hpp"
 #include "samed2d/normalize.hpp"
+#include "samed2d/normalize_release.hpp"
 
 namespace {
 
@@ -74,9 +75,70 @@ py::array normalize(py::array a) {
     return out;
 }
 
+template <class T>
+void run_release(const samed2d::Strided2D& in, double slope, double inter, std::uint8_t* out, bool swap) {
+    if (swap) samed2d::normalize_release<T, true>(in, slope, inter, out);
+    else samed2d::normalize_release<T, false>(in, slope, inter, out);
+}
+
+using ReleaseKernel = void (*)(const samed2d::Strided2D&, double, double, std::uint8_t*, bool);
+
+ReleaseKernel release_kernel_for(char kind, py::ssize_t size) {
+    if (kind == 'i') {
+        switch (size) {
+            case 1: return run_release<std::int8_t>;
+            case 2: return run_release<std::int16_t>;
+            case 4: return run_release<std::int32_t>;
+            case 8: return run_release<std::int64_t>;
+        }
+    } else if (kind == 'u') {
+        switch (size) {
+            case 1: return run_release<std::uint8_t>;
+            case 2: return run_release<std::uint16_t>;
+            case 4: return run_release<std::uint32_t>;
+            case 8: return run_release<std::uint64_t>;
+        }
+    } else if (kind == 'f') {
+        switch (size) {
+            case 2: return run_release<samed2d::Half>;
+            case 4: return run_release<float>;
+            case 8: return run_release<double>;
+        }
+    }
+    return nullptr;
+}
+
+// The release preset's normalisation of a 2D slice (any strides, any integer or
+// float dtype, either byte order) scaled by x * slope + inter: a C-contiguous uint8 array.
+py::array normalize_release(const py::array& a, double slope, double inter) {
+    const py::dtype dt = a.dtype();
+    const ReleaseKernel kernel = release_kernel_for(dt.kind(), dt.itemsize());
+    if (kernel == nullptr) {
+        throw py::type_error("normalize_release: unsupported dtype " + dtype_name(dt) +
+                             " (expected an integer or float16/32/64 array)");
+    }
+    const samed2d::Strided2D view = as_strided2d(a);
+    py::array_t<std::uint8_t, py::array::c_style> out({view.rows, view.cols});
+    auto* dst = out.mutable_data();
+    const bool swap = is_swapped(dt);
+    std::string overflow;
+    {
+        py::gil_scoped_release release;
+        try {
+            kernel(view, slope, inter, dst, swap);
+        } catch (const std::overflow_error& e) {
+            overflow = e.what();
+        }
+    }
+    if (!overflow.empty()) throw py::value_error("normalize_release: " + overflow);
+    return out;
+}
+
 }  // namespace
 
 void register_normalize(py::module_& m) {
+    m.def("normalize_release", &normalize_release, py::arg("slice"), py::arg("slope") = 1.0, py::arg("inter") = 0.0,
+          "The release preset's per-slice normalisation (SPEC section 7) of a 2D slice of x * slope + inter.");
     m.def("normalize", &normalize, py::arg("array"),
           "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2).");
 }

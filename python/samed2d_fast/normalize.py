@@ -17,22 +17,20 @@ def normalize(array) -> np.ndarray:
     return _core.normalize(np.asarray(array))
 
 
-def normalize_release(array) -> np.ndarray:
+def normalize_release(array, slope: float = 1.0, inter: float = 0.0) -> np.ndarray:
     """The release preset's per-slice normalisation (SPEC section 7), as uint8.
 
     ``((x - min) / (max - min + 1e-8) * 255)`` in float64, in that order,
-    truncated; min and max over the finite values; NaN and +-Inf map to 0.
-    Raises ValueError when ``max - min`` overflows a double, as section 2 does.
+    truncated, of the values ``x = stored * slope + inter`` (float64, no fused
+    multiply-add: what nibabel's ``get_fdata()`` gives); min and max over the
+    finite values; NaN and +-Inf map to 0. Any integer or float dtype, either
+    byte order, any strides: a 2D slice is read in place. Raises ValueError when
+    ``max - min`` overflows a double, as section 2 does.
     """
-    x = np.asarray(array, dtype=np.float64)
-    finite = np.isfinite(x)
-    out = np.zeros(x.shape, dtype=np.uint8)
-    if not finite.any():
-        return out
-    lo, hi = float(x[finite].min()), float(x[finite].max())
-    if not np.isfinite(hi - lo):  # Python floats: overflow gives inf without a warning
-        raise ValueError("normalize_release: value range too large: max - min overflows a double")
-    with np.errstate(invalid="ignore"):
-        scaled = (x - lo) / (hi - lo + 1e-8) * 255
-    out[finite] = scaled[finite].astype(np.uint8)
-    return out
+    x = np.asarray(array)
+    if x.dtype == np.bool_:
+        x = x.view(np.uint8)
+    if x.ndim == 2:
+        return _core.normalize_release(x, float(slope), float(inter))
+    flat = np.ascontiguousarray(x).reshape(1, -1)  # the range is the whole array's either way
+    return _core.normalize_release(flat, float(slope), float(inter)).reshape(x.shape)

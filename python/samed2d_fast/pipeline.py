@@ -120,6 +120,7 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
                        {v: n for n, v in arrays.set_values.items() if n not in declared_names}, options.unnamed)
     images = [c.ras(c.data if per_slice else _normalised(c.data, c.path)) for c in arrays.channels]
     sources = [c.path for c in arrays.channels]
+    scalings = [c.scaling for c in arrays.channels]
     if arrays.separate is None:
         label_arrays, values = [_without_ignored(arrays.label, table)], None
     else:
@@ -159,7 +160,8 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
         for c, pixels in enumerate(image_slices):
             stem = image_stem(modalities[c], dataset_field, case_fields[c], slice_id)
             if per_slice:
-                pixels = _normalised(pixels, sources[c], normalize_release)
+                slope, inter = scalings[c]
+                pixels = _normalised(pixels, sources[c], lambda p: normalize_release(p, slope, inter))
             if options.rgb and pixels.ndim == 2:
                 pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
             writer.write(image_path(stem), encode_png(pixels))

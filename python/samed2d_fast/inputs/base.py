@@ -78,6 +78,12 @@ class Format:
         scaled values), a label's values (scaled where the format scales them)."""
         raise NotImplementedError
 
+    def release_values(self, header: Header) -> Tuple[np.ndarray, float, float]:
+        """An image's values for the release preset as (stored, slope, inter): its scaled
+        values are ``stored * slope + inter`` in float64 (computed a slice at a time, so
+        no float64 copy of a volume is made where a format gives stored values)."""
+        return self.read(header, label=False, scaled=True), 1.0, 0.0
+
     def stream_label(self, header: Header) -> Optional[Iterator[np.ndarray]]:
         """A label volume's values as 1D arrays in Fortran order of the header's shape, a
         piece at a time, where the format can give them so (a compressed file inflated

@@ -131,6 +131,7 @@ class Channel:
     path: str
     data: np.ndarray
     volume: Optional[Volume]
+    scaling: Tuple[float, float] = (1.0, 0.0)  # the release preset's values: data * slope + inter
 
     def ras(self, array: np.ndarray) -> np.ndarray:
         """``array`` (the data, or values computed from it) in RAS+ orientation, as a view."""
@@ -151,20 +152,23 @@ class CaseArrays:
 
 def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, threads: int = 1,
               overlap: str = "error") -> CaseArrays:
-    """The arrays of a case whose headers ``case_headers`` checked. ``scaled``: images as
-    float64 scaled values (the release preset). ``threads``: label set files decompressed
-    at once."""
+    """The arrays of a case whose headers ``case_headers`` checked. ``scaled``: images for
+    the release preset, whose values are each channel's ``data * slope + inter``
+    (``Channel.scaling``). ``threads``: label set files decompressed at once."""
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, got {overlap!r}")
     channels: List[Channel] = []
     for header in headers.images:
-        values = header.fmt.read(header, label=False, scaled=scaled)
+        if scaled:
+            values, *scaling = header.fmt.release_values(header)
+        else:
+            values, scaling = header.fmt.read(header, label=False, scaled=False), (1.0, 0.0)
         if header.is_volume:
             volume = make_volume(values, header.affine, header.path)
             stored = [volume.data[..., c] for c in range(volume.channels)] if volume.data.ndim == 4 else [volume.data]
-            channels.extend(Channel(header.path, data, volume) for data in stored)
+            channels.extend(Channel(header.path, data, volume, tuple(scaling)) for data in stored)
         else:
-            channels.append(Channel(header.path, values, None))
+            channels.append(Channel(header.path, values, None, tuple(scaling)))
 
     def read_class_file(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """A label file's values as stored and its orientation (None in 2D), on the image's

@@ -176,6 +176,10 @@ class DicomSeries(Format):
         header.affine = affine_of(image.GetOrigin(), image.GetSpacing(), image.GetDirection())
         return values_of(image, header, scaled and not label)
 
+    def release_values(self, header: Header):
+        """GDCM applies the rescale: the values as read, in their own type."""
+        return self.read(header, label=False, scaled=False), 1.0, 0.0
+
 
 # ---- one file ---------------------------------------------------------------------
 

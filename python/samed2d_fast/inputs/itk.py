@@ -165,6 +165,10 @@ class Itk(Format):
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         return read_values(header, label=label, scaled=scaled)
 
+    def release_values(self, header: Header):
+        """ITK's pixel values are the scaled ones already: as read, in their own type."""
+        return read_values(header, label=False, scaled=False), 1.0, 0.0
+
 
 def _header_fields(path, separator: str) -> dict:
     """``key <separator> value`` lines of a text header (the first 64 KiB), keys lowercased."""

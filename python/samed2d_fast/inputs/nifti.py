@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 import nibabel as nib
 import numpy as np
@@ -92,6 +92,19 @@ def _fdata(stored: np.ndarray, proxy) -> np.ndarray:
     if np.can_cast(inter, np.float64):
         inter = inter.astype(np.float64)
     return apply_read_scaling(stored, slope, inter).astype(np.float64, copy=False)
+
+
+def _float64_scaling(proxy) -> Optional[Tuple[float, float]]:
+    """(slope, inter) when ``get_fdata()`` is ``stored * slope + inter`` in float64: plain
+    float64 scalars, and stored values that float64 scaling cannot overflow (up to 32-bit
+    integers, or floats); None otherwise (nibabel may pick a wider type)."""
+    slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+    if slope.size != 1 or inter.size != 1 or not (np.can_cast(slope, np.float64) and np.can_cast(inter, np.float64)):
+        return None
+    dtype = np.dtype(proxy.dtype)
+    if dtype.kind in "iu" and dtype.itemsize > 4:
+        return None
+    return float(slope), float(inter)
 
 
 def _data_file(img, path) -> str:
@@ -189,6 +202,19 @@ class Nifti(Format):
 
     def read(self, header: Header, *, label: bool, scaled: bool) -> np.ndarray:
         return read_array(header.native, header.path, is_label=label, scaled=scaled)
+
+    def release_values(self, header: Header) -> Tuple[np.ndarray, float, float]:
+        """The stored voxels with nibabel's scaling, where float64 holds it as
+        ``get_fdata()`` computes it (else the scaled float64 values)."""
+        scaling = _float64_scaling(header.native.dataobj)
+        if scaling is None:
+            return super().release_values(header)
+        try:
+            return stored_array(header.native, header.path), scaling[0], scaling[1]
+        except InputError:
+            raise
+        except Exception as exc:  # truncated or corrupt data
+            raise InputError(f"{header.path}: cannot read the voxel data ({one_line(exc)})") from None
 
 
 class Analyze(Nifti):
