@@ -97,8 +97,9 @@ def _keeps(area: int, h: int, w: int, ratio: float) -> bool:
     return not area < ratio * h * w  # SPEC 4.4, the same float test as the reference
 
 
-def instances_cc3d(lab2d: np.ndarray, min_area_ratio: float = MIN_AREA_RATIO) -> list:
-    """[(label, bool mask)]: cc3d multilabel 8-connected components in raster order."""
+def instances_cc3d(lab2d: np.ndarray, min_area_ratio: float = MIN_AREA_RATIO, masks: bool = True) -> list:
+    """[(label, bool mask)]: cc3d multilabel 8-connected components in raster order
+    (``masks=False``: [(label, area, box)], no mask built)."""
     cc, n = cc3d.connected_components(lab2d, connectivity=8, return_N=True)
     if n == 0:
         return []
@@ -111,6 +112,9 @@ def instances_cc3d(lab2d: np.ndarray, min_area_ratio: float = MIN_AREA_RATIO) ->
         if not _keeps(int(stats["voxel_counts"][i]), h, w, min_area_ratio):
             continue
         box = stats["bounding_boxes"][i]
+        if not masks:
+            out.append((int(label_of[i]), int(stats["voxel_counts"][i]), box))
+            continue
         mask = np.zeros(lab2d.shape, bool)
         mask[box] = cc[box] == i
         out.append((int(label_of[i]), mask))

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "register.hpp"
+#include "samed2d/instance_masks.hpp"
 #include "samed2d/mask_png.hpp"
 
 namespace {
@@ -146,9 +147,52 @@ py::dict slice_instances(py::array label, int connectivity, const std::string& c
     return out;
 }
 
+// The boolean masks (n x rows x cols) of the instances of slice_instances' compact
+// result: its component image (uint16 or uint32), member offsets and components, boxes.
+py::array instance_masks(const py::array& components, const py::array_t<std::int64_t, py::array::c_style>& offsets,
+                         const py::array_t<std::uint32_t, py::array::c_style>& members,
+                         const py::array_t<std::int32_t, py::array::c_style>& bbox) {
+    if (components.ndim() != 2 || !(components.flags() & py::array::c_style)) {
+        throw py::value_error("instance_masks: expected the C-contiguous 2D component image");
+    }
+    const auto n = static_cast<std::size_t>(bbox.ndim() == 2 ? bbox.shape(0) : 0);
+    if (bbox.ndim() != 2 || bbox.shape(1) != 4 || static_cast<std::size_t>(offsets.size()) != n + 1 ||
+        (n > 0 && (offsets.at(0) != 0 || offsets.at(n) > members.size()))) {
+        throw py::value_error("instance_masks: the offsets, members and boxes do not describe the same instances");
+    }
+    const std::int64_t rows = components.shape(0), cols = components.shape(1);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::int32_t* b = bbox.data() + 4 * i;
+        if (b[0] < 0 || b[1] < 0 || b[0] > b[2] || b[1] > b[3] || b[2] > rows || b[3] > cols ||
+            offsets.at(i) > offsets.at(i + 1)) {
+            throw py::value_error("instance_masks: instance " + std::to_string(i) + " lies outside the slice");
+        }
+    }
+    // numpy.zeros: calloc'ed, so the pages outside the instances' boxes are never touched
+    py::array out = py::module_::import("numpy").attr("zeros")(
+        py::make_tuple(static_cast<py::ssize_t>(n), rows, cols), py::dtype("bool"));
+    auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
+    const py::dtype dt = components.dtype();
+    py::gil_scoped_release release;
+    if (dt.kind() == 'u' && dt.itemsize() == 2) {
+        samed2d::instance_masks(static_cast<const std::uint16_t*>(components.data()), rows, cols, n, offsets.data(),
+                                members.data(), bbox.data(), dst);
+    } else if (dt.kind() == 'u' && dt.itemsize() == 4) {
+        samed2d::instance_masks(static_cast<const std::uint32_t*>(components.data()), rows, cols, n, offsets.data(),
+                                members.data(), bbox.data(), dst);
+    } else {
+        py::gil_scoped_acquire acquire;
+        throw py::type_error("instance_masks: the component image must be uint16 or uint32, got " + dtype_name(dt));
+    }
+    return out;
+}
+
 }  // namespace
 
 void register_instances(py::module_& m) {
+    m.def("instance_masks", &instance_masks, py::arg("components"), py::arg("member_offsets"),
+          py::arg("member_components"), py::arg("bbox"),
+          "Boolean masks (n x rows x cols) of the instances of slice_instances' compact result, in one call.");
     m.def("slice_instances", &slice_instances, py::arg("label"), py::arg("connectivity") = 8,
           py::arg("consolidate") = "outer", py::arg("min_area_ratio") = 100.0 / 65536.0,
           py::arg("with_components") = true, py::arg("with_pngs") = false,

@@ -7,6 +7,7 @@
 
 #include "samed2d/components.hpp"
 #include "samed2d/consolidate.hpp"
+#include "samed2d/instance_masks.hpp"
 #include "samed2d/instances.hpp"
 #include "samed2d/mask_png.hpp"
 #include "samed2d/normalize.hpp"
@@ -78,6 +79,13 @@ int main() {
     std::vector<std::string> pngs;
     std::vector<std::uint8_t> scratch;
     encode_instance_pngs(s, pngs, scratch);
+    const std::int64_t offsets[2] = {0, 1};
+    const std::uint32_t members[1] = {1};
+    const std::int32_t box[4] = {0, 0, 2, 2};
+    std::uint8_t masks[4] = {0, 0, 0, 0};
+    instance_masks(s.components.id.data(), 2, 2, 1, offsets, members, box, masks);
+    const std::uint16_t small_ids[4] = {0, 1, 1, 2};
+    instance_masks(small_ids, 2, 2, 1, offsets, members, box, masks);
     const unsigned char row[4] = {0, 1, 1, 0};
     const std::string mask = png::encode_binary_png(1, 4, [&](std::int64_t, png::MaskDeflater& d) {
         push_byte_runs(d, row, 4);

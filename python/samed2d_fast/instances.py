@@ -1,20 +1,37 @@
 """The masks of one 2D label slice (SPEC section 4), as Python objects.
 
 The C++ kernel returns a compact form: an image of component ids and, per
-instance, which components make up its mask. An ``Instance`` builds its
-boolean ``mask`` only when asked.
+instance, which components make up its mask. The boolean masks are built only
+when one is asked for, then all of a slice's at once, by one C++ call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
 
 DEFAULT_MIN_AREA_RATIO = 100 / 65536
+
+
+class _SliceMasks:
+    """The boolean masks of one slice's instances, built together on first use."""
+
+    def __init__(self, raw: dict):
+        self._raw = raw
+        self._masks: Optional[np.ndarray] = None
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if self._masks is None:
+            raw = self._raw
+            masks = _core.instance_masks(raw["components"], raw["member_offsets"], raw["member_components"],
+                                         raw["bbox"])
+            masks.setflags(write=False)  # shared by the slice's instances
+            self._masks = masks
+        return self._masks[i]
 
 
 @dataclass(frozen=True)
@@ -26,17 +43,13 @@ class Instance:
     members: Tuple[int, ...]
     area: int
     bbox: Tuple[int, int, int, int]
-    _components: np.ndarray = field(repr=False, compare=False)
-    _member_ids: np.ndarray = field(repr=False, compare=False)
+    _masks: _SliceMasks = field(repr=False, compare=False)
+    _index: int = field(repr=False, compare=False)
 
     @property
     def mask(self) -> np.ndarray:
-        """Boolean mask of the slice's shape."""
-        out = np.zeros(self._components.shape, dtype=bool)
-        r0, c0, r1, c1 = self.bbox
-        window = self._components[r0:r1, c0:c1]
-        out[r0:r1, c0:c1] = np.isin(window, self._member_ids)
-        return out
+        """Boolean mask of the slice's shape (read-only: a view into the slice's masks)."""
+        return self._masks[self._index]
 
 
 def slice_instances(
@@ -79,20 +92,8 @@ def instance_members(raw: dict, i: int) -> Tuple[int, ...]:
 
 def instances_from_raw(raw: dict) -> List[Instance]:
     """Wraps the kernel's compact result in Instance objects."""
-    components = raw["components"]
-    mo, members = raw["member_offsets"], raw["member_components"]
-    out = []
-    for i in range(len(raw["label"])):
-        out.append(
-            Instance(
-                label=int(raw["label"][i]),
-                union=bool(raw["union"][i]),
-                members=instance_members(raw, i),
-                area=int(raw["area"][i]),
-                bbox=tuple(int(v) for v in raw["bbox"][i]),
-                _components=components,
-                _member_ids=members[mo[i] : mo[i + 1]],
-            )
-        )
-    return out
+    masks = _SliceMasks(raw)
+    labels, unions, areas, boxes = (raw[k].tolist() for k in ("label", "union", "area", "bbox"))
+    return [Instance(label=labels[i], union=bool(unions[i]), members=instance_members(raw, i), area=areas[i],
+                     bbox=tuple(boxes[i]), _masks=masks, _index=i) for i in range(len(labels))]
 
