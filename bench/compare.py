@@ -278,7 +278,7 @@ def bench_case(case, paths, repeats, root, report):
                  + (f" ({len(problems)} problems, e.g. {problems[:3]})" if problems else ""), not problems)
     for _, out, _ in results.values():
         shutil.rmtree(out)
-    return ours_ms, counts["ours"]
+    return ours_ms, counts["ours"], results["cc3d"][0]
 
 
 def run_ours_release(image, label, out, class_names):
@@ -601,6 +601,69 @@ def bench_breakdown(paths, repeats, root, total_ms, total_pngs, report):
     report.sections.append(("Where our whole-case time goes", lines))
 
 
+def hardware_floor(image_path, label_path, root: Path) -> dict:
+    """Seconds of the least work any converter of this case must do, each done the
+    fastest way at hand: ISA-L gunzip of both files, level-1 deflate of every written
+    image's pixels as one stream, run-encoding every mask (the package's run encoder),
+    cc3d labelling of every label slice, and creating as many empty files as PNGs."""
+    from isal import isal_zlib
+
+    seconds = defaultdict(float)
+    clock = time.perf_counter
+    t0 = clock()
+    for path in (image_path, label_path):
+        isal_gzip.decompress(Path(path).read_bytes())
+    seconds["ISA-L gunzip of both files"] = clock() - t0
+    image_header, label_header = sio.load_nifti_header(image_path), sio.load_nifti_header(label_path)
+    labels = sio.label_volume(label_header, label_path).ras()
+    volume = sio.image_volume(image_header, image_path)
+    image = volume.ras(samed2d_fast.normalize(volume.data))
+    pixels, files = [], 0
+    for axis in kept_axes(labels.shape):
+        for _, (label_slice, image_slice) in iter_display_slices([labels, image], axis):
+            t0 = clock()
+            peers.cc3d.connected_components(label_slice, connectivity=8)
+            seconds["cc3d labelling of every label slice"] += clock() - t0
+            masks = [m for _, m in peers.instances_cc3d(label_slice)]
+            if not masks:
+                continue
+            pixels.append(image_slice.tobytes())
+            t0 = clock()
+            for mask in masks:
+                encode_mask_png(mask)
+            seconds["run-encoding every mask"] += clock() - t0
+            files += 1 + len(masks)
+    stream = b"".join(pixels)
+    t0 = clock()
+    isal_zlib.compress(stream, 1)
+    seconds["level-1 deflate of all image pixels as one stream"] = clock() - t0
+    folder = root / "floor-files"
+    folder.mkdir()
+    t0 = clock()
+    for i in range(files):
+        os.close(os.open(folder / f"{i}.png", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    seconds[f"creating {files} empty files"] = clock() - t0
+    shutil.rmtree(folder)
+    return dict(seconds)
+
+
+def bench_floor(paths, repeats, root, total_ms, peer_ms, report):
+    """The hardware floor beside the whole case (issue 13's target: within 1.3x of it, and
+    6x the strongest peer)."""
+    log("the hardware floor of the whole case")
+    runs = [hardware_floor(*paths, root) for _ in range(repeats)]
+    medians = {part: 1e3 * statistics.median(run[part] for run in runs) for part in runs[0]}
+    floor = sum(medians.values())
+    lines = ["| part of the floor | ms |", "|---|---:|"]
+    lines += [f"| {part} | {fmt_ms(ms)} |" for part, ms in medians.items()]
+    lines.append(f"| floor (sum) | {fmt_ms(floor)} |")
+    lines.append(f"| convert_case, one worker | {fmt_ms(total_ms)} ({total_ms / floor:.2f}x the floor) |")
+    report.sections.append(("The hardware floor of the whole case", lines))
+    report.requirement(f"whole case within 1.3x of the floor: {total_ms / floor:.2f}x", total_ms <= 1.3 * floor)
+    report.requirement(f"whole case >= 6x the strongest peer (cc3d + numpy + cv2): {peer_ms / total_ms:.2f}x",
+                       peer_ms >= 6 * total_ms)
+
+
 # ---- peak memory ----------------------------------------------------------------------
 
 
@@ -687,9 +750,10 @@ def main(argv=None) -> int:
         bench_normalize(case, repeats, report)
         bench_instances(case, repeats, report)
         bench_png(case, repeats, report)
-        total_ms, total_pngs = bench_case(case, paths, repeats, root, report)
+        total_ms, total_pngs, cc3d_ms = bench_case(case, paths, repeats, root, report)
         bench_release(case, paths, repeats, root, report)
         bench_breakdown(paths, repeats, root, total_ms, total_pngs, report)
+        bench_floor(paths, repeats, root, total_ms, cc3d_ms, report)
         bench_memory(case, paths, root, report)
         bench_parallel(case, paths, root, report)
         # the input readers: the full case, or in --quick a larger one than the stages'
