@@ -740,3 +740,36 @@ def test_broadcast_readonly_unaligned_fortran(dtype):
         check_against_reference(un[::-1, ::-1].T, consolidate=mode, min_area_ratio=0)
         check_against_reference(np.broadcast_to(lab[:, 3:4], (9, 5)), consolidate=mode, min_area_ratio=0)
         check_against_reference(np.broadcast_to(lab[4:5, :], (6, 11)), consolidate=mode, min_area_ratio=0)
+
+
+def test_masks_are_read_only_views_built_once_per_slice():
+    from samed2d_fast.instances import slice_instances
+
+    labels = np.zeros((12, 14), np.uint8)
+    labels[1:5, 1:5] = 1
+    labels[7:11, 2:9] = 2
+    labels[8:10, 4:6] = 3  # inside 2
+    instances = slice_instances(labels)
+    first = instances[0].mask
+    assert np.shares_memory(first, instances[0].mask)  # built once, not again per access
+    assert instances[0].mask.base is instances[1].mask.base  # one array for the slice
+    with pytest.raises(ValueError):
+        first[0, 0] = True
+    assert [int(i.mask.sum()) for i in instances] == [i.area for i in instances]
+
+
+def test_instance_masks_refuses_inconsistent_arguments():
+    from samed2d_fast import _core
+    from samed2d_fast.instances import slice_instances_raw
+
+    raw = slice_instances_raw(np.eye(6, dtype=np.uint8))
+    args = [raw["components"], raw["member_offsets"], raw["member_components"], raw["bbox"]]
+    assert _core.instance_masks(*args).shape == (len(raw["label"]), 6, 6)
+    bad_box = raw["bbox"].copy()
+    bad_box[0, 2] = 99
+    with pytest.raises(ValueError, match="outside the slice"):
+        _core.instance_masks(args[0], args[1], args[2], bad_box)
+    with pytest.raises(ValueError, match="do not describe the same instances"):
+        _core.instance_masks(args[0], args[1][:-1], args[2], args[3])
+    with pytest.raises(TypeError, match="uint16 or uint32"):
+        _core.instance_masks(args[0].astype(np.int32), *args[1:])

@@ -160,6 +160,11 @@ py::array instance_masks(const py::array& components, const py::array_t<std::int
         (n > 0 && (offsets.at(0) != 0 || offsets.at(n) > members.size()))) {
         throw py::value_error("instance_masks: the offsets, members and boxes do not describe the same instances");
     }
+    const py::dtype dt = components.dtype();
+    const bool wide = dt.kind() == 'u' && dt.itemsize() == 4;
+    if (!wide && !(dt.kind() == 'u' && dt.itemsize() == 2)) {
+        throw py::type_error("instance_masks: the component image must be uint16 or uint32, got " + dtype_name(dt));
+    }
     const std::int64_t rows = components.shape(0), cols = components.shape(1);
     for (std::size_t i = 0; i < n; ++i) {
         const std::int32_t* b = bbox.data() + 4 * i;
@@ -172,17 +177,13 @@ py::array instance_masks(const py::array& components, const py::array_t<std::int
     py::array out = py::module_::import("numpy").attr("zeros")(
         py::make_tuple(static_cast<py::ssize_t>(n), rows, cols), py::dtype("bool"));
     auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
-    const py::dtype dt = components.dtype();
     py::gil_scoped_release release;
-    if (dt.kind() == 'u' && dt.itemsize() == 2) {
-        samed2d::instance_masks(static_cast<const std::uint16_t*>(components.data()), rows, cols, n, offsets.data(),
-                                members.data(), bbox.data(), dst);
-    } else if (dt.kind() == 'u' && dt.itemsize() == 4) {
+    if (wide) {
         samed2d::instance_masks(static_cast<const std::uint32_t*>(components.data()), rows, cols, n, offsets.data(),
                                 members.data(), bbox.data(), dst);
     } else {
-        py::gil_scoped_acquire acquire;
-        throw py::type_error("instance_masks: the component image must be uint16 or uint32, got " + dtype_name(dt));
+        samed2d::instance_masks(static_cast<const std::uint16_t*>(components.data()), rows, cols, n, offsets.data(),
+                                members.data(), bbox.data(), dst);
     }
     return out;
 }
