@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from miniatures import Miniature, write_miniature
+from miniatures import Label, Mask, Miniature, Volume, write_miniature
 from samed2d_fast.naming import clean_field, parse_image_path, parse_mask_path
 from samed2d_fast.recipes import builtin_recipes
 
@@ -93,7 +93,6 @@ def _edited(**changes) -> dict:
 
 
 def _write_mine(root: Path, values=((1,), (1,)), unlabelled: int = 0) -> Path:
-    from miniatures import Label, Volume
 
     files = {}
     for i, vals in enumerate(values):
@@ -224,7 +223,6 @@ def test_rules_are_tried_in_order_and_a_file_is_one_rules(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(recipe))
     root = tmp_path / "src"
-    from miniatures import Label, Volume
     write_miniature(root, Miniature({"img/01.nii.gz": Volume(), "lab/01.nii.gz": Label((1,)),
                                      "img/12.nii.gz": Volume(), "lab/12.nii.gz": Label((1,))}, [], [], []))
     out = tmp_path / "out"
@@ -291,7 +289,6 @@ def test_the_readme_lists_every_recipe_and_its_examples_are_the_recipes():
 
 
 def test_a_recipes_overlap_is_the_runs_unless_the_command_line_says_otherwise(tmp_path):
-    from miniatures import Mask, Volume
 
     recipe = _edited(layout="label-sets", cases__0__channels=[{"path": "{case}/ct.nii.gz", "modality": "ct_00"}],
                      cases__0__label=KeyError, cases__0__fields=KeyError, cases__0__case=KeyError)
@@ -315,7 +312,7 @@ def test_a_recipes_overlap_is_the_runs_unless_the_command_line_says_otherwise(tm
 
 def test_a_recipes_series_picks_one_series_of_a_folder(tmp_path):
     from formats_helpers import write_dicom_series
-    from miniatures import AFFINE, Label, Volume, volume_array
+    from miniatures import AFFINE, volume_array
 
     root = tmp_path / "src"
     arr = volume_array(Volume("int16"), 0)
@@ -377,7 +374,6 @@ def test_a_resume_with_another_recipe_or_an_edited_one_is_refused(tmp_path):
 
 
 def test_a_recipes_data_set_keeps_its_declared_tags_as_cases_arrive(tmp_path):
-    from miniatures import Label, Volume
 
     recipe = _edited(cases__0__fields__id="0[0-9]", cases__0__case="{id}")
     recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "mr_00"}],
@@ -396,7 +392,6 @@ def test_a_recipes_data_set_keeps_its_declared_tags_as_cases_arrive(tmp_path):
 
 def test_a_rule_without_the_label_leaves_the_case_to_the_next_rule(tmp_path):
     """BraTS 2020's rule for case 355's misnamed label, when the user renamed the file."""
-    from miniatures import Label, Volume
 
     recipe = _edited(cases__0__label="lab/{id}_odd.nii.gz", cases__0__fields__id="1")
     recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "ct_00"}],
@@ -424,7 +419,6 @@ def test_a_file_of_an_earlier_rules_case_is_not_a_later_rules_image(tmp_path):
 
 
 def test_a_failing_case_owns_its_files_and_one_case_name_for_two_cases_fails_both(tmp_path):
-    from miniatures import Label, Volume
 
     recipe = _edited(cases__0__channels=[{"path": "{site}/img/{id}.nii.gz", "modality": "ct_00"},
                                          {"path": "{site}/pet/{id}.nii.gz", "modality": "pet_00"}],
