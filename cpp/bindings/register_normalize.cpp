@@ -16,37 +16,44 @@ void run(const char* in, std::size_t n, std::uint8_t* out, bool swap) {
 
 using Kernel = void (*)(const char*, std::size_t, std::uint8_t*, bool);
 
-// The kernel for a numpy dtype kind and item size, or nullptr.
-Kernel kernel_for(char kind, py::ssize_t size) {
+// Pick::get<T>() for the C++ type of a numpy dtype kind and item size (every integer,
+// float16/32/64), or nullptr: the one dtype dispatch of both normalisations.
+template <class Pick>
+auto kernel_for(char kind, py::ssize_t size) -> decltype(Pick::template get<std::int8_t>()) {
     if (kind == 'i') {
         switch (size) {
-            case 1: return run<std::int8_t>;
-            case 2: return run<std::int16_t>;
-            case 4: return run<std::int32_t>;
-            case 8: return run<std::int64_t>;
+            case 1: return Pick::template get<std::int8_t>();
+            case 2: return Pick::template get<std::int16_t>();
+            case 4: return Pick::template get<std::int32_t>();
+            case 8: return Pick::template get<std::int64_t>();
         }
     } else if (kind == 'u') {
         switch (size) {
-            case 1: return run<std::uint8_t>;
-            case 2: return run<std::uint16_t>;
-            case 4: return run<std::uint32_t>;
-            case 8: return run<std::uint64_t>;
+            case 1: return Pick::template get<std::uint8_t>();
+            case 2: return Pick::template get<std::uint16_t>();
+            case 4: return Pick::template get<std::uint32_t>();
+            case 8: return Pick::template get<std::uint64_t>();
         }
     } else if (kind == 'f') {
         switch (size) {
-            case 2: return run<samed2d::Half>;
-            case 4: return run<float>;
-            case 8: return run<double>;
+            case 2: return Pick::template get<samed2d::Half>();
+            case 4: return Pick::template get<float>();
+            case 8: return Pick::template get<double>();
         }
     }
     return nullptr;
 }
 
+struct PickNormalize {
+    template <class T>
+    static Kernel get() { return run<T>; }
+};
+
 // Normalises a C- or Fortran-contiguous array into a uint8 array of the same
 // shape and memory order; anything else is made C-contiguous first.
 py::array normalize(py::array a) {
     const py::dtype dt = a.dtype();
-    const Kernel kernel = kernel_for(dt.kind(), dt.itemsize());
+    const Kernel kernel = kernel_for<PickNormalize>(dt.kind(), dt.itemsize());
     if (kernel == nullptr) {
         throw py::type_error("normalize: unsupported dtype " + dtype_name(dt) +
                              " (expected an integer or float16/32/64 array)");
@@ -83,36 +90,16 @@ void run_release(const samed2d::Strided2D& in, double slope, double inter, std::
 
 using ReleaseKernel = void (*)(const samed2d::Strided2D&, double, double, std::uint8_t*, bool);
 
-ReleaseKernel release_kernel_for(char kind, py::ssize_t size) {
-    if (kind == 'i') {
-        switch (size) {
-            case 1: return run_release<std::int8_t>;
-            case 2: return run_release<std::int16_t>;
-            case 4: return run_release<std::int32_t>;
-            case 8: return run_release<std::int64_t>;
-        }
-    } else if (kind == 'u') {
-        switch (size) {
-            case 1: return run_release<std::uint8_t>;
-            case 2: return run_release<std::uint16_t>;
-            case 4: return run_release<std::uint32_t>;
-            case 8: return run_release<std::uint64_t>;
-        }
-    } else if (kind == 'f') {
-        switch (size) {
-            case 2: return run_release<samed2d::Half>;
-            case 4: return run_release<float>;
-            case 8: return run_release<double>;
-        }
-    }
-    return nullptr;
-}
+struct PickRelease {
+    template <class T>
+    static ReleaseKernel get() { return run_release<T>; }
+};
 
 // The release preset's normalisation of a 2D slice (any strides, any integer or
 // float dtype, either byte order) scaled by x * slope + inter: a C-contiguous uint8 array.
 py::array normalize_release(const py::array& a, double slope, double inter) {
     const py::dtype dt = a.dtype();
-    const ReleaseKernel kernel = release_kernel_for(dt.kind(), dt.itemsize());
+    const ReleaseKernel kernel = kernel_for<PickRelease>(dt.kind(), dt.itemsize());
     if (kernel == nullptr) {
         throw py::type_error("normalize_release: unsupported dtype " + dtype_name(dt) +
                              " (expected an integer or float16/32/64 array)");

@@ -87,18 +87,15 @@ class Pattern:
     def literal(self, bound: Mapping[str, str]) -> Optional[str]:
         """The one path this pattern names once ``bound`` fills its fields, or None when a
         wildcard or an unfilled field remains."""
-        out = []
-        for kind, text in self._tokens:
-            if kind == "lit":
-                out.append(text)
-            elif kind == "field" and text in bound:
-                out.append(bound[text])
-            else:
-                return None
-        return "".join(out)
+        prefix, complete = self._fixed(bound)
+        return prefix if complete else None
 
     def literal_prefix(self, bound: Mapping[str, str]) -> str:
         """The longest leading text that ``bound`` fixes: every match starts with it."""
+        return self._fixed(bound)[0]
+
+    def _fixed(self, bound: Mapping[str, str]) -> Tuple[str, bool]:
+        """The leading text ``bound`` fixes, and whether it is the whole pattern."""
         out = []
         for kind, text in self._tokens:
             if kind == "lit":
@@ -106,8 +103,8 @@ class Pattern:
             elif kind == "field" and text in bound:
                 out.append(bound[text])
             else:
-                break
-        return "".join(out)
+                return "".join(out), False
+        return "".join(out), True
 
     def format(self, fields: Mapping[str, str]) -> str:
         """The pattern with ``fields`` filled in and wildcards left as they are (for messages)."""
