@@ -92,6 +92,20 @@ def _edited(**changes) -> dict:
     return recipe
 
 
+def _recipe_file(tmp_path: Path, recipe: dict) -> Path:
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(recipe))
+    return path
+
+
+def _ct_and_mr_recipe() -> dict:
+    """AMOS-like: one folder, CT and MR cases told apart by the id's range (two rules)."""
+    recipe = _edited(cases__0__fields__id="0[0-9]", cases__0__case="{id}")
+    recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "mr_00"}],
+                            "label": "lab/{id}.nii.gz", "case": "{id}"})
+    return recipe
+
+
 def _write_mine(root: Path, values=((1,), (1,)), unlabelled: int = 0) -> Path:
 
     files = {}
@@ -134,8 +148,7 @@ def _write_mine(root: Path, values=((1,), (1,)), unlabelled: int = 0) -> Path:
 def test_a_bad_recipe_file_fails_naming_the_field(tmp_path, changes, field, why):
     import re
 
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(_edited(**changes)))
+    path = _recipe_file(tmp_path, _edited(**changes))
     root = _write_mine(tmp_path / "src")
     code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "--no-progress")
     assert code == 2 and not (tmp_path / "out").exists()
@@ -151,8 +164,7 @@ def test_a_recipe_file_that_is_not_json_names_the_file(tmp_path):
 
 
 def test_a_users_recipe_converts_with_its_names_and_the_command_lines_overrides(tmp_path):
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(BASE))
+    path = _recipe_file(tmp_path, BASE)
     root = _write_mine(tmp_path / "src", values=((1,), (1, 2)), unlabelled=1)
     (root / "img" / "notes.txt").write_text("x")
     (root / "lab" / "7.nii.gz").write_bytes((root / "lab" / "0.nii.gz").read_bytes())
@@ -197,8 +209,7 @@ def test_a_case_with_a_missing_channel_or_two_labels_fails_alone(tmp_path):
     recipe = _edited(cases__0__channels=[{"path": "img/{id}.nii.gz", "modality": "ct_00"},
                                          {"path": "pet/{id}*.nii.gz", "modality": "pet_00"}],
                      cases__0__label="lab/{id}*.nii.gz")
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     root = _write_mine(tmp_path / "src", values=((1,), (1,), (1,)))
     (root / "pet").mkdir()
     for i in range(3):
@@ -217,11 +228,7 @@ def test_a_case_with_a_missing_channel_or_two_labels_fails_alone(tmp_path):
 
 def test_rules_are_tried_in_order_and_a_file_is_one_rules(tmp_path):
     """AMOS-like: one folder, CT and MR told apart by the id's range."""
-    recipe = _edited(cases__0__fields__id="0[0-9]", cases__0__case="{id}")
-    recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "mr_00"}],
-                            "label": "lab/{id}.nii.gz", "case": "{id}"})
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, _ct_and_mr_recipe())
     root = tmp_path / "src"
     write_miniature(root, Miniature({"img/01.nii.gz": Volume(), "lab/01.nii.gz": Label((1,)),
                                      "img/12.nii.gz": Volume(), "lab/12.nii.gz": Label((1,))}, [], [], []))
@@ -233,8 +240,7 @@ def test_rules_are_tried_in_order_and_a_file_is_one_rules(tmp_path):
 
 
 def test_hidden_files_and_symlink_loops_are_skipped(tmp_path):
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(BASE))
+    path = _recipe_file(tmp_path, BASE)
     root = _write_mine(tmp_path / "src")
     (root / "img" / ".0.nii.gz").write_bytes(b"")
     (root / "lab" / "loop").symlink_to(root)
@@ -294,8 +300,7 @@ def test_a_recipes_overlap_is_the_runs_unless_the_command_line_says_otherwise(tm
                      cases__0__label=KeyError, cases__0__fields=KeyError, cases__0__case=KeyError)
     recipe["cases"][0]["label_set"] = {"path": "{case}/masks/{class}.nii.gz"}
     recipe.update(overlap="separate", classes={"1": "a", "2": "b"})
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     root = write_miniature(tmp_path / "src", Miniature(
         {"s1/ct.nii.gz": Volume(), "s1/masks/a.nii.gz": Mask(0), "s1/masks/b.nii.gz": Mask(0)}, [], [], []))
     out = tmp_path / "out"
@@ -322,8 +327,7 @@ def test_a_recipes_series_picks_one_series_of_a_folder(tmp_path):
     write_miniature(root, Miniature({"p1/label.nii.gz": Label((1,))}, [], [], []))
     recipe = _edited(layout="dicom-series", cases__0__channels=[{"path": "{case}/dicom/", "modality": "ct_00"}],
                      cases__0__label="{case}/label.nii.gz", cases__0__fields=KeyError, cases__0__case=KeyError)
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     code, _, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "-j", "1",
                            "--no-progress")
     assert code == 1 and "1.2.3.1" in (tmp_path / "out" / "failures.json").read_text()
@@ -375,11 +379,7 @@ def test_a_resume_with_another_recipe_or_an_edited_one_is_refused(tmp_path):
 
 def test_a_recipes_data_set_keeps_its_declared_tags_as_cases_arrive(tmp_path):
 
-    recipe = _edited(cases__0__fields__id="0[0-9]", cases__0__case="{id}")
-    recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "mr_00"}],
-                            "label": "lab/{id}.nii.gz", "case": "{id}"})
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, _ct_and_mr_recipe())
     root = write_miniature(tmp_path / "src", Miniature({"img/01.nii.gz": Volume(), "lab/01.nii.gz": Label((1,))},
                                                        [], [], []))
     out = tmp_path / "out"
@@ -396,8 +396,7 @@ def test_a_rule_without_the_label_leaves_the_case_to_the_next_rule(tmp_path):
     recipe = _edited(cases__0__label="lab/{id}_odd.nii.gz", cases__0__fields__id="1")
     recipe["cases"].append({"channels": [{"path": "img/{id}.nii.gz", "modality": "ct_00"}],
                             "label": "lab/{id}.nii.gz", "case": "case{id}"})
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     root = _write_mine(tmp_path / "src", values=((1,), (1,)))
     out = tmp_path / "out"
     code, _, err = _convert(root, out, path)
@@ -410,8 +409,7 @@ def test_a_file_of_an_earlier_rules_case_is_not_a_later_rules_image(tmp_path):
     recipe = _edited()
     recipe["cases"].append({"channels": [{"path": "{dir}/{id}.nii.gz", "modality": "ct_00"}],
                             "case": "other{id}"})
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     root = _write_mine(tmp_path / "src")
     code, out, err = run_cli("convert", str(root), str(tmp_path / "out"), "--recipe", str(path), "--dry-run")
     assert code == 0, err
@@ -423,8 +421,7 @@ def test_a_failing_case_owns_its_files_and_one_case_name_for_two_cases_fails_bot
     recipe = _edited(cases__0__channels=[{"path": "{site}/img/{id}.nii.gz", "modality": "ct_00"},
                                          {"path": "{site}/pet/{id}.nii.gz", "modality": "pet_00"}],
                      cases__0__label="{site}/lab/{id}*.nii.gz", cases__0__case="{id}", cases__0__fields=KeyError)
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(recipe))
+    path = _recipe_file(tmp_path, recipe)
     files = {}
     for site in ("A", "B", "C"):
         files.update({f"{site}/img/{site.lower()}.nii.gz": Volume(), f"{site}/lab/{site.lower()}.nii.gz": Label((1,))})
@@ -442,9 +439,8 @@ def test_a_failing_case_owns_its_files_and_one_case_name_for_two_cases_fails_bot
 
 
 def test_symbolic_links_to_one_folder_are_read_once(tmp_path):
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(_edited(cases__0__channels__0__path="{dir}/img/{id}.nii.gz",
-                                       cases__0__label="{dir}/lab/{id}.nii.gz", cases__0__case="{dir}{id}")))
+    path = _recipe_file(tmp_path, _edited(cases__0__channels__0__path="{dir}/img/{id}.nii.gz",
+                                          cases__0__label="{dir}/lab/{id}.nii.gz", cases__0__case="{dir}{id}"))
     data = _write_mine(tmp_path / "data")
     root = tmp_path / "src"
     root.mkdir()
