@@ -7,8 +7,10 @@ compares the package to the reference.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import platform
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from hypothesis.extra.numpy import array_shapes, arrays, from_dtype
 
 import reference as ref
 import samed2d_fast as sf
+from samed2d_fast import _core
 from samed2d_fast.normalize import normalize_release
 
 EXAMPLES = int(os.environ.get("SAMED2D_HYPOTHESIS_EXAMPLES", "200"))
@@ -369,6 +372,109 @@ def test_normalize_broadcast_readonly_unaligned(dt):
     check_against_reference(ro)
     check_against_reference(_unaligned(base))
     check_against_reference(_unaligned(base)[::-1, ::2])
+
+
+# --------------------------------------------------------------------------------------
+# every vector path: SAMED2D_SIMD caps the path normalize takes
+# --------------------------------------------------------------------------------------
+
+SIMD_PATHS = _core.simd_paths()
+VECTOR_CODES = ("i2", "u2", "i4", "u4", "f4")  # the dtypes with vector paths, in native order
+
+
+@contextlib.contextmanager
+def simd(path: str):
+    before = os.environ.get("SAMED2D_SIMD")
+    os.environ["SAMED2D_SIMD"] = path
+    try:
+        assert _core.simd_path() == path
+        yield
+    finally:
+        if before is None:
+            del os.environ["SAMED2D_SIMD"]
+        else:
+            os.environ["SAMED2D_SIMD"] = before
+
+
+def check_every_path(a: np.ndarray) -> None:
+    for path in SIMD_PATHS:
+        with simd(path):
+            check_against_reference(a)
+
+
+def test_simd_paths_and_the_cap():
+    assert SIMD_PATHS[0] == "portable" and set(SIMD_PATHS) <= {"portable", "sse2", "avx2"}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert "sse2" in SIMD_PATHS  # the x86-64 baseline
+    assert _core.simd_path() == os.environ.get("SAMED2D_SIMD", SIMD_PATHS[-1])
+    with simd("portable"):
+        assert _core.simd_path() == "portable"
+    before = os.environ.get("SAMED2D_SIMD")
+    os.environ["SAMED2D_SIMD"] = "avx9"
+    try:
+        with pytest.raises(ValueError, match="SAMED2D_SIMD=avx9: expected portable, sse2 or avx2"):
+            sf.normalize(np.arange(3))
+    finally:
+        os.environ.pop("SAMED2D_SIMD")
+        if before is not None:
+            os.environ["SAMED2D_SIMD"] = before
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@prop
+@given(data=st.data(), code=st.sampled_from(VECTOR_CODES), order=st.sampled_from("<>"))
+def test_every_path_matches_reference(path, data, code, order):
+    a = data.draw(value_arrays(dtype=np.dtype(code).newbyteorder(order), max_dims=2, max_side=24))
+    with simd(path):
+        check_against_reference(a)
+
+
+@pytest.mark.parametrize("code", ["u2", "i2"])
+def test_every_path_every_16_bit_offset(code):
+    """Every offset u of the widest range, and of ranges d at the edges of the float
+    quotient's exactness argument (normalize_simd.hpp), in an order no path aligns to."""
+    info = np.iinfo(code)
+    rng = np.random.default_rng(11)
+    check_every_path(rng.permutation(np.arange(int(info.min), int(info.max) + 1)).astype(code))
+    for d in (1, 2, 3, 254, 255, 256, 257, 4095, 32767, 32768, 65533, 65534):
+        lo = int(info.min) + int(rng.integers(0, int(info.max) - int(info.min) - d + 1))
+        check_every_path(rng.permutation(np.arange(lo, lo + d + 1)).astype(code))
+
+
+@pytest.mark.parametrize("code", ["i4", "u4"])
+@pytest.mark.parametrize("d", [255, 4095, 65535, 65536, 65537, 2**24 + 1, 2**31, 2**32 - 1])
+def test_every_path_32_bit_ranges(code, d):
+    """The offsets where 255 u / d meets an integer, and next to them, on both sides of
+    the switch from the float to the double quotient (d = 2^16)."""
+    info = np.iinfo(code)
+    rng = np.random.default_rng(d)
+    edges = np.arange(256, dtype=np.int64) * d // 255
+    u = np.concatenate([edges - 1, edges, edges + 1, rng.integers(0, d + 1, 3001), [0, d]])
+    u = u[(u >= 0) & (u <= d)]
+    lo = int(info.min) + min(12345, int(info.max) - int(info.min) - d)
+    check_every_path(rng.permutation(u + lo).astype(code))
+
+
+def test_every_path_float32_edges():
+    """float32 values at and next to the thresholds between two outputs, for integer
+    (CT-like), fractional, tiny and huge ranges, among NaN and infinities."""
+    rng = np.random.default_rng(5)
+    for lo, d in ((-1024.0, 4095.0), (0.0, 255.0), (-1.0, 2.0), (0.1, 1e-3), (-3e38, 6e38), (1e-40, 3e-39)):
+        at = (lo + d * np.arange(256) / 255).astype(np.float32)
+        near = np.concatenate([at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))])
+        values = np.concatenate([near, [np.nan, np.inf, -np.inf] * 5]).astype(np.float32)
+        values = values[~np.isfinite(values) | ((values >= np.float32(lo)) & (values <= np.float32(lo + d)))]
+        check_every_path(rng.permutation(values))
+
+
+@pytest.mark.parametrize("code", VECTOR_CODES)
+def test_every_path_every_length_and_offset(code):
+    """Lengths around the vector widths, starting at every byte offset of a vector."""
+    rng = np.random.default_rng(9)
+    base = (rng.standard_normal(200) * 300).astype(code)
+    for n in (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65):
+        for start in range(0, 9):
+            check_every_path(base[start:start + n])
 
 
 # --------------------------------------------------------------------------------------

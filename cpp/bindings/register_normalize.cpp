@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -8,13 +10,38 @@
 
 namespace {
 
-template <class T>
-void run(const char* in, std::size_t n, std::uint8_t* out, bool swap) {
-    if (swap) samed2d::normalize<T, true>(in, n, out);
-    else samed2d::normalize<T, false>(in, n, out);
+using samed2d::Simd;
+
+constexpr Simd every_simd[] = {Simd::portable, Simd::sse2, Simd::avx2};
+
+// The paths this CPU runs, slowest first.
+py::list simd_paths() {
+    py::list names;
+    for (const Simd s : every_simd) {
+        if (s <= samed2d::best_simd()) names.append(samed2d::simd_name(s));
+    }
+    return names;
 }
 
-using Kernel = void (*)(const char*, std::size_t, std::uint8_t*, bool);
+// The best path this CPU runs, capped by SAMED2D_SIMD (portable, sse2 or avx2): tests
+// run each path, and a user can rule out a vector path.
+Simd chosen_simd() {
+    const Simd best = samed2d::best_simd();
+    const char* cap = std::getenv("SAMED2D_SIMD");
+    if (cap == nullptr || *cap == '\0') return best;
+    for (const Simd s : every_simd) {
+        if (std::string(cap) == samed2d::simd_name(s)) return std::min(s, best);
+    }
+    throw py::value_error("SAMED2D_SIMD=" + std::string(cap) + ": expected portable, sse2 or avx2");
+}
+
+template <class T>
+void run(const char* in, std::size_t n, std::uint8_t* out, bool swap, Simd simd) {
+    if (swap) samed2d::normalize<T, true>(in, n, out, simd);
+    else samed2d::normalize<T, false>(in, n, out, simd);
+}
+
+using Kernel = void (*)(const char*, std::size_t, std::uint8_t*, bool, Simd);
 
 // Pick::get<T>() for the C++ type of a numpy dtype kind and item size (every integer,
 // float16/32/64), or nullptr: the one dtype dispatch of both normalisations.
@@ -66,6 +93,7 @@ py::array normalize(py::array a) {
     py::array out = fortran ? py::array(py::array_t<std::uint8_t, py::array::f_style>(shape))
                             : py::array(py::array_t<std::uint8_t, py::array::c_style>(shape));
     const bool swap = is_swapped(dt);
+    const Simd simd = chosen_simd();
     const char* in = static_cast<const char*>(a.data());
     auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
     const auto n = static_cast<std::size_t>(a.size());
@@ -73,7 +101,7 @@ py::array normalize(py::array a) {
     {
         py::gil_scoped_release release;
         try {
-            kernel(in, n, dst, swap);
+            kernel(in, n, dst, swap, simd);
         } catch (const std::overflow_error& e) {
             overflow = e.what();
         }
@@ -127,5 +155,9 @@ void register_normalize(py::module_& m) {
     m.def("normalize_release", &normalize_release, py::arg("slice"), py::arg("slope") = 1.0, py::arg("inter") = 0.0,
           "The release preset's per-slice normalisation (SPEC section 7) of a 2D slice of x * slope + inter.");
     m.def("normalize", &normalize, py::arg("array"),
-          "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2).");
+          "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2), on the vector path "
+          "simd_path() names.");
+    m.def("simd_paths", &simd_paths, "The normalisation paths this CPU runs, slowest first.");
+    m.def("simd_path", [] { return std::string(samed2d::simd_name(chosen_simd())); },
+          "The path normalize takes: the best in simd_paths(), capped by the SAMED2D_SIMD environment variable.");
 }
