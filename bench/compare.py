@@ -675,6 +675,10 @@ def _status_bytes(field):
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+# every whole-case run by key, so that a spawned child can find it
+RUNS = {**{key: run for key, (_, run) in PIPELINES.items()}, "ours release": run_ours_release}
+
+
 def _peak_in_child(key, image, label, out, class_names):
     """Runs in a fresh spawned process: peak RSS while converting, minus RSS before reading.
 
@@ -682,22 +686,100 @@ def _peak_in_child(key, image, label, out, class_names):
     time (the parent holds the benchmark volumes), VmHWM is this process's own peak.
     """
     before = _status_bytes("VmRSS")
-    PIPELINES[key][1](image, label, Path(out), class_names)
+    RUNS[key](image, label, Path(out), class_names)
     return _status_bytes("VmHWM") - before
+
+
+def peak_bytes(key, paths, class_names, out: Path) -> int:
+    """Peak memory of RUNS[key] on one case, in a fresh spawned process; ``out`` is removed."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        peak = pool.apply(_peak_in_child, (key, *paths, str(out), class_names))
+    shutil.rmtree(out)
+    return peak
 
 
 def bench_memory(case, paths, root, report):
     lines = ["| pipeline | peak RSS - RSS before reading (MB) | decoded image + labels (MB) | ratio |",
              "|---|---:|---:|---:|"]
     decoded = case.decoded_bytes
-    context = multiprocessing.get_context("spawn")
     for key, (name, _) in PIPELINES.items():
         log(f"peak memory: {name}")
-        with context.Pool(1) as pool:
-            peak = pool.apply(_peak_in_child, (key, *paths, str(root / f"memory-{key}"), case.class_names))
-        shutil.rmtree(root / f"memory-{key}")
+        peak = peak_bytes(key, paths, case.class_names, root / f"memory-{key}")
         lines.append(f"| {name} | {peak / 1e6:.0f} | {decoded / 1e6:.0f} | {peak / decoded:.2f} |")
     report.sections.append(("Peak memory of one case (fresh spawned process)", lines))
+
+
+# ---- the whole-body case ----------------------------------------------------------------
+
+
+def png_pixels(folder: Path) -> int:
+    """Pixels of every PNG under ``folder``, from each IHDR (width and height at bytes 16-24)."""
+    total = 0
+    for path in folder.rglob("*.png"):
+        with open(path, "rb") as f:
+            head = f.read(24)
+        total += int.from_bytes(head[16:20], "big") * int.from_bytes(head[20:24], "big")
+    return total
+
+
+def bench_whole_body(case, paths, shape, repeats, root, report):
+    """A whole-body case (``shape``, 117 classes) beside the benchmark case, both presets
+    timed in turn within each repeat: time per written pixel (images and masks) of the
+    big case against the small one's, per stage too, and both presets' peak memory on
+    the big case against its decoded arrays."""
+    log(f"making the {'x'.join(map(str, shape))} whole-body case")
+    body = inputs.whole_body_case(shape)
+    body_paths = inputs.write_nifti_case(body, root / "whole-body-input")
+    cases = {"benchmark": (case, paths), "whole body": (body, body_paths)}
+    presets = {"paper": "ours", "release": "ours release"}
+    outs = {(c, p): root / f"scaling-{c.replace(' ', '-')}-{p}" for c in cases for p in presets}
+
+    def once(c, p):
+        (data, files), out = cases[c], outs[c, p]
+        return lambda: (shutil.rmtree(out, ignore_errors=True), RUNS[presets[p]](*files, out, data.class_names))
+
+    log("whole-body case and benchmark case, paper and release presets (interleaved)")
+    times = interleaved_ms({key: once(*key) for key in outs}, repeats)
+    pixels = {key: png_pixels(out) for key, out in outs.items()}
+    pngs = {key: sum(1 for _ in out.rglob("*.png")) for key, out in outs.items()}
+    per_pixel = {key: 1e6 * statistics.median(times[key]) / pixels[key] for key in outs}  # ns
+    lines = ["| case | preset | ms (median, min-max) | PNGs | megapixels written | ns per written pixel |",
+             "|---|---|---:|---:|---:|---:|"]
+    for (c, p), ms in times.items():
+        grid = "x".join(map(str, cases[c][0].image.shape))
+        lines.append(f"| {c} {grid} | {p} | {_cell(ms)} | {pngs[c, p]} | {pixels[c, p] / 1e6:.0f} | "
+                     f"{per_pixel[c, p]:.2f} |")
+    for p in presets:
+        ratio = per_pixel["whole body", p] / per_pixel["benchmark", p]
+        report.requirement(f"whole-body case, {p} preset: time per written pixel within 15% of the benchmark "
+                           f"case's: {ratio:.2f}x", ratio <= 1.15)
+    for out in outs.values():
+        shutil.rmtree(out)
+
+    log("breakdown of both cases")
+    stages = {}
+    for c, (_, files) in cases.items():
+        out = root / f"scaling-stages-{c.replace(' ', '-')}"
+        stages[c] = ours_by_stage(*files, out)
+        shutil.rmtree(out)
+    lines += ["", "| stage (paper preset, one run) | benchmark (ns per written pixel) | whole body | ratio |",
+              "|---|---:|---:|---:|"]
+    for stage, seconds in stages["benchmark"].items():
+        small = 1e9 * seconds / pixels["benchmark", "paper"]
+        big = 1e9 * stages["whole body"][stage] / pixels["whole body", "paper"]
+        lines.append(f"| {stage} | {small:.2f} | {big:.2f} | {big / small:.2f} |")
+
+    decoded = body.decoded_bytes
+    lines += ["", "| preset | peak RSS - RSS before reading, whole body (MB) | decoded image + labels (MB) | ratio |",
+              "|---|---:|---:|---:|"]
+    for p, key in presets.items():
+        log(f"peak memory of the whole-body case: {p} preset")
+        peak = peak_bytes(key, body_paths, body.class_names, root / f"scaling-memory-{p}")
+        lines.append(f"| {p} | {peak / 1e6:.0f} | {decoded / 1e6:.0f} | {peak / decoded:.2f} |")
+        report.requirement(f"whole-body case, {p} preset: peak memory <= 2x the decoded arrays: "
+                           f"{peak / decoded:.2f}x", peak <= 2 * decoded)
+    shutil.rmtree(root / "whole-body-input")
+    report.sections.append((f"A whole-body case ({body.source} {len(body.class_names)} classes)", lines))
 
 
 # ---- report ---------------------------------------------------------------------------
@@ -755,6 +837,8 @@ def main(argv=None) -> int:
         bench_breakdown(paths, repeats, root, total_ms, total_pngs, report)
         bench_floor(paths, repeats, root, total_ms, cc3d_ms, report)
         bench_memory(case, paths, root, report)
+        bench_whole_body(case, paths, inputs.WHOLE_BODY_QUICK_SHAPE if args.quick else inputs.WHOLE_BODY_SHAPE,
+                         repeats, root, report)
         bench_parallel(case, paths, root, report)
         # the input readers: the full case, or in --quick a larger one than the stages'
         readers_case = inputs.make_ct_case(inputs.READERS_QUICK_SHAPE) if args.quick else case

@@ -26,6 +26,9 @@ from scipy import ndimage
 
 FULL_SHAPE = (512, 512, 300)
 QUICK_SHAPE = (128, 128, 40)
+# The whole-body case beside the benchmark case; in --quick, the quick case's grid 3x as long.
+WHOLE_BODY_SHAPE = (512, 512, 1000)
+WHOLE_BODY_QUICK_SHAPE = (128, 128, 120)
 # The input readers' benchmarks in --quick: big enough that per-file costs are not all
 # that is measured (FULL_SHAPE otherwise).
 READERS_QUICK_SHAPE = (256, 256, 100)
@@ -74,24 +77,56 @@ def _class_names(dataset_json: Path) -> dict:
     return {int(v): name for name, v in labels.items() if int(v) != 0}
 
 
-def make_ct_case(shape=FULL_SHAPE) -> Case:
+def _source_case() -> Case:
+    """The CT case on its own grid: the shared TotalSegmentator example, else the phantom."""
     root = shared_data()
     if root is None:
         from samed2d_fast.phantom import make_ct_phantom
 
-        ct, labels, names = make_ct_phantom(shape=shape, seed=0)
-        return Case(ct, labels, np.eye(4), names, f"phantom {shape}")
+        ct, labels, names = make_ct_phantom(shape=QUICK_SHAPE, seed=0)
+        return Case(ct, labels, np.eye(4), names, "phantom")
     folder = root / TS_CASE
     image = nib.load(folder / "imagesTr" / "example_0000.nii.gz")
     label = nib.load(folder / "labelsTr" / "example.nii.gz")
-    ct = np.asanyarray(image.dataobj).astype(np.int16)
-    lab = np.asanyarray(label.dataobj).astype(np.uint8)
-    factors = np.divide(shape, ct.shape)
+    return Case(np.asanyarray(image.dataobj).astype(np.int16), np.asanyarray(label.dataobj).astype(np.uint8),
+                image.affine, _class_names(folder / "dataset.json"), TS_CASE)
+
+
+def _resampled(case: Case, shape, class_names: dict, source: str) -> Case:
+    factors = np.divide(shape, case.image.shape)
     # Linear for intensities; nearest for labels so that no new label values appear.
-    ct = ndimage.zoom(ct, factors, order=1)
-    lab = ndimage.zoom(lab, factors, order=0)
-    affine = image.affine @ np.diag([*(1 / factors), 1.0])
-    return Case(ct, lab, affine, _class_names(folder / "dataset.json"), f"{TS_CASE} resampled to {shape}")
+    ct = ndimage.zoom(case.image, factors, order=1)
+    labels = ndimage.zoom(case.labels, factors, order=0)
+    affine = case.affine @ np.diag([*(1 / factors), 1.0])
+    return Case(ct, labels, affine, class_names, f"{source} resampled to {shape}")
+
+
+def make_ct_case(shape=FULL_SHAPE) -> Case:
+    source = _source_case()
+    if source.source == "phantom":  # made at the size asked, not resampled
+        from samed2d_fast.phantom import make_ct_phantom
+
+        ct, labels, names = make_ct_phantom(shape=shape, seed=0)
+        return Case(ct, labels, np.eye(4), names, f"phantom {shape}")
+    return _resampled(source, shape, source.class_names, source.source)
+
+
+def whole_body_case(shape=WHOLE_BODY_SHAPE, n: int = TS_CLASSES) -> Case:
+    """A whole-body-like case with ``n`` classes: the source CT tiled along z, each tile's
+    classes given new values so that values 1..n all occur, then resampled to ``shape``."""
+    source = _source_case()
+    present = [int(v) for v in np.unique(source.labels) if v != 0]
+    tiles = -(-n // len(present))
+    images, labels = [], []
+    for tile in range(tiles):
+        lut = np.zeros(256, np.uint8)
+        for i, value in enumerate(present):
+            lut[value] = (tile * len(present) + i) % n + 1
+        images.append(source.image)
+        labels.append(lut[source.labels])
+    tiled = Case(np.concatenate(images, axis=2), np.concatenate(labels, axis=2), source.affine, {}, "")
+    return _resampled(tiled, shape, ts_class_names(n),
+                      f"{source.source} tiled {tiles}x along z, classes relabelled to {n} values,")
 
 
 def write_nifti_case(case: Case, folder: Path) -> tuple[Path, Path]:
