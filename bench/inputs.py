@@ -143,6 +143,11 @@ def label_slices(labels: np.ndarray, step: int = 5) -> list[np.ndarray]:
     return [np.ascontiguousarray(labels[:, :, k].T[::-1, ::-1]) for k in range(0, labels.shape[2], step)]
 
 
+def uint16_volume(image: np.ndarray) -> np.ndarray:
+    """The CT as an unsigned volume (stored + 1024, as some scanners write it)."""
+    return (image.astype(np.int32) + 1024).clip(0, 65535).astype(np.uint16)
+
+
 def float_volume(image: np.ndarray) -> np.ndarray:
     """A float32 volume of the same grid with a few NaN/Inf (normalisation maps them to 0)."""
     out = image.astype(np.float32) * np.float32(0.37) + np.float32(0.125)

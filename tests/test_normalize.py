@@ -374,6 +374,33 @@ def test_normalize_broadcast_readonly_unaligned(dt):
     check_against_reference(_unaligned(base)[::-1, ::2])
 
 
+def test_normalize_into_out():
+    """out= takes a writable uint8 array of the input's shape and memory order and
+    returns it, filled as a new array would be."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(-1024, 3071, size=(5, 6, 7)).astype(np.int16)
+    for x in (a, np.asfortranarray(a), a[:, ::2]):
+        order = "F" if x.flags.f_contiguous and not x.flags.c_contiguous else "C"
+        out = np.full(x.shape, 7, np.uint8, order=order)
+        assert sf.normalize(x, out=out) is out
+        np.testing.assert_array_equal(out, ref.normalize_ref(x))
+
+
+def test_normalize_out_refusals():
+    a = np.arange(12, dtype=np.int16).reshape(3, 4)
+    readonly = np.empty((3, 4), np.uint8)
+    readonly.flags.writeable = False
+    for bad in (np.empty((4, 3), np.uint8), np.empty((3, 4), np.int8), np.empty((3, 4), np.uint8, order="F"),
+                np.empty((3, 8), np.uint8)[:, ::2], readonly, [[0] * 4] * 3):
+        with pytest.raises(ValueError, match=r"out must be a writable C-ordered uint8 array of the input's shape \(3, 4\)"):
+            sf.normalize(a, out=bad)
+    u = np.arange(10, dtype=np.uint8)
+    with pytest.raises(ValueError, match="out must not share memory with the input"):
+        sf.normalize(u, out=u)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        sf.normalize(np.asfortranarray(a), out=np.empty((3, 4), np.uint8))
+
+
 # --------------------------------------------------------------------------------------
 # every vector path: SAMED2D_SIMD caps the path normalize takes
 # --------------------------------------------------------------------------------------
@@ -457,9 +484,11 @@ def test_every_path_32_bit_ranges(code, d):
 
 def test_every_path_float32_edges():
     """float32 values at and next to the thresholds between two outputs, for integer
-    (CT-like), fractional, tiny and huge ranges, among NaN and infinities."""
+    (CT-like), fractional, tiny and huge ranges, among NaN and infinities. (0, 1e29):
+    the float shortcut's product underflows to 0 just above lo, where the output is 1."""
     rng = np.random.default_rng(5)
-    for lo, d in ((-1024.0, 4095.0), (0.0, 255.0), (-1.0, 2.0), (0.1, 1e-3), (-3e38, 6e38), (1e-40, 3e-39)):
+    for lo, d in ((-1024.0, 4095.0), (0.0, 255.0), (-1.0, 2.0), (0.1, 1e-3), (0.0, 1e29), (-1.0, 2.0**99),
+                  (-3e38, 6e38), (1e-40, 3e-39)):
         at = (lo + d * np.arange(256) / 255).astype(np.float32)
         near = np.concatenate([at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))])
         values = np.concatenate([near, [np.nan, np.inf, -np.inf] * 5]).astype(np.float32)

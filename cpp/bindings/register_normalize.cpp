@@ -76,9 +76,32 @@ struct PickNormalize {
     static Kernel get() { return run<T>; }
 };
 
+// The uint8 array normalize writes: a new one of a's shape and memory order, or `out`
+// when it is one (writable, not sharing memory with a).
+py::array output_for(const py::array& a, bool fortran, const py::object& out) {
+    std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
+    if (out.is_none()) {
+        return fortran ? py::array(py::array_t<std::uint8_t, py::array::f_style>(shape))
+                       : py::array(py::array_t<std::uint8_t, py::array::c_style>(shape));
+    }
+    const auto given = py::reinterpret_borrow<py::array>(out);
+    const bool fits = py::isinstance<py::array>(out) && given.dtype().is(py::dtype::of<std::uint8_t>()) &&
+                      std::vector<py::ssize_t>(given.shape(), given.shape() + given.ndim()) == shape &&
+                      (given.flags() & (fortran ? py::array::f_style : py::array::c_style)) && given.writeable();
+    if (!fits) {
+        throw py::value_error(std::string("normalize: out must be a writable ") + (fortran ? "Fortran" : "C") +
+                              "-ordered uint8 array of the input's shape " +
+                              py::str(a.attr("shape")).cast<std::string>());
+    }
+    if (py::module_::import("numpy").attr("may_share_memory")(a, given).cast<bool>()) {
+        throw py::value_error("normalize: out must not share memory with the input");
+    }
+    return given;
+}
+
 // Normalises a C- or Fortran-contiguous array into a uint8 array of the same
 // shape and memory order; anything else is made C-contiguous first.
-py::array normalize(py::array a) {
+py::array normalize(py::array a, const py::object& out_arg) {
     const py::dtype dt = a.dtype();
     const Kernel kernel = kernel_for<PickNormalize>(dt.kind(), dt.itemsize());
     if (kernel == nullptr) {
@@ -89,9 +112,7 @@ py::array normalize(py::array a) {
     if (!(a.flags() & (py::array::c_style | py::array::f_style))) {
         a = py::array::ensure(a, py::array::c_style);
     }
-    std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
-    py::array out = fortran ? py::array(py::array_t<std::uint8_t, py::array::f_style>(shape))
-                            : py::array(py::array_t<std::uint8_t, py::array::c_style>(shape));
+    py::array out = output_for(a, fortran, out_arg);
     const bool swap = is_swapped(dt);
     const Simd simd = chosen_simd();
     const char* in = static_cast<const char*>(a.data());
@@ -154,9 +175,9 @@ py::array normalize_release(const py::array& a, double slope, double inter) {
 void register_normalize(py::module_& m) {
     m.def("normalize_release", &normalize_release, py::arg("slice"), py::arg("slope") = 1.0, py::arg("inter") = 0.0,
           "The release preset's per-slice normalisation (SPEC section 7) of a 2D slice of x * slope + inter.");
-    m.def("normalize", &normalize, py::arg("array"),
-          "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2), on the vector path "
-          "simd_path() names.");
+    m.def("normalize", &normalize, py::arg("array"), py::arg("out") = py::none(),
+          "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2), into a new array or "
+          "into out, on the vector path simd_path() names.");
     m.def("simd_paths", &simd_paths, "The normalisation paths this CPU runs, slowest first.");
     m.def("simd_path", [] { return std::string(samed2d::simd_name(chosen_simd())); },
           "The path normalize takes: the best in simd_paths(), capped by the SAMED2D_SIMD environment variable.");

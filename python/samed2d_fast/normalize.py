@@ -7,14 +7,22 @@ import numpy as np
 from . import _core
 
 
-def normalize(array) -> np.ndarray:
+def normalize(array, out: np.ndarray | None = None) -> np.ndarray:
     """``ceil(255 * (x - lo) / (hi - lo))`` over the whole array, as uint8 of the same shape.
 
     Any integer or float16/32/64 dtype, either byte order. NaN and +-Inf map to
     0; a constant array, or one without finite values, maps to all 0. Raises
     ValueError when ``hi - lo`` overflows a double.
+
+    ``out``: a writable uint8 array of the same shape (Fortran-ordered for a
+    Fortran-ordered input, else C-ordered) to write into instead of a new one, so a
+    loop over volumes of one size reuses its memory. It is returned.
+
+    int16, uint16, int32, uint32 and float32 in native byte order take a vector path
+    (SSE2 or AVX2, chosen for the CPU); ``SAMED2D_SIMD=portable|sse2`` caps the choice.
+    Every path gives the same bytes.
     """
-    return _core.normalize(np.asarray(array))
+    return _core.normalize(np.asarray(array), out)
 
 
 def normalize_release(array, slope: float = 1.0, inter: float = 0.0) -> np.ndarray:
