@@ -24,9 +24,10 @@ import os
 import socket
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Dict, Optional
+
+from .output import temporary_name
 
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 300.0
@@ -167,7 +168,7 @@ class OutLock:
             holder = read_lock(self.path)
             if holder is None or holder.get("pid") != self.holder["pid"] or holder.get("host") != self.holder["host"]:
                 return  # taken over (we were deemed dead): never write over another's lock
-            tmp = self.folder / f".{uuid.uuid4().hex[:16]}.tmp"
+            tmp = self.folder / temporary_name()
             try:
                 tmp.write_bytes(self._content())
                 os.replace(tmp, self.path)

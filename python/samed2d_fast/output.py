@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import struct
-import uuid
 import zlib
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
@@ -69,15 +69,24 @@ def encode_mask_png(mask: np.ndarray) -> bytes:
     return _core.encode_mask_png(np.asarray(mask))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def temporary_name() -> str:
+    """A name for a file while it is written: ``.<16 hex digits>.tmp``, 64 random bits.
+
+    Unique per call: shards on other hosts (same pid, shared OUT) may write the same
+    file. A fixed 21 bytes, not the final name plus a suffix: a final name of up to
+    255 bytes fits.
+    """
+    return f".{os.urandom(8).hex()}.tmp"
+
+
+def write_atomic(path: Union[str, Path], data: bytes) -> None:
     """Writes ``data`` under a temporary name, then renames it to ``path``.
 
-    Plain os-level calls: Python's buffered file objects double the cost of
-    creating the ~20,000 small files of a large case.
+    Plain os-level calls on strings: Python's buffered file objects and pathlib
+    double the cost of creating the ~20,000 small files of a large case.
     """
-    # Unique per call: shards on other hosts (same pid, shared OUT) may write the same state file.
-    # A fixed 21 bytes, not the final name plus a suffix: a final name of up to 255 bytes fits.
-    tmp = f"{os.fspath(path.parent)}/.{uuid.uuid4().hex[:16]}.tmp"
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(path), temporary_name())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -104,8 +113,8 @@ def write_json(path: Path, obj) -> None:
     write_atomic(path, json_bytes(obj))
 
 
-def inside(root: Path, relative: str) -> Path:
-    """``root / relative`` for an output name ``images/<file>`` or ``masks/<file>``.
+def inside(root: Union[str, Path], relative: str) -> str:
+    """``root/relative`` for an output name ``images/<file>`` or ``masks/<file>``.
 
     Names are built from cleaned fields, so this is a cheap guard that no path
     can leave ``root``, not a second sanitiser.
@@ -113,4 +122,4 @@ def inside(root: Path, relative: str) -> Path:
     folder, _, name = relative.partition("/")
     if folder not in ("images", "masks") or not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"output path {relative!r} is not a file name under images/ or masks/")
-    return Path(root) / folder / name
+    return f"{os.fspath(root)}/{folder}/{name}"

@@ -42,7 +42,7 @@ class _CaseWriter:
         self.out_dir = Path(out_dir)
         for sub in ("images", "masks"):
             (self.out_dir / sub).mkdir(parents=True, exist_ok=True)
-        self.written: List[Path] = []
+        self.written: List[str] = []
 
     def write(self, relative: str, data: bytes) -> None:
         path = inside(self.out_dir, relative)
@@ -51,7 +51,10 @@ class _CaseWriter:
 
     def discard(self) -> None:
         for path in self.written:
-            path.unlink(missing_ok=True)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
 
 def convert_case(

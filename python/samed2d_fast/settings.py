@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import __version__
-from .output import write_json
+from .output import temporary_name, write_json
 from .record import STATE_DIR
 
 SETTINGS_JSON = "settings.json"
@@ -72,7 +71,7 @@ def output_settings(options, fmt: str, shard_size: int, num_shards: int) -> dict
 def _create_once(path: Path, obj) -> bool:
     """Writes ``obj`` to ``path`` only if no file is there; True if this call wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{uuid.uuid4().hex[:16]}.tmp"
+    tmp = path.parent / temporary_name()
     write_json(tmp, obj)
     try:
         os.link(tmp, path)

@@ -20,12 +20,11 @@ import json
 import os
 import re
 import tarfile
-import uuid
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 from .naming import parse_mask_path
-from .output import inside, json_bytes, write_json
+from .output import inside, json_bytes, temporary_name, write_json
 from .record import STATE_DIR, CaseRecord
 from .state import StateError
 
@@ -193,7 +192,7 @@ def pack(out: Path, records: List[CaseRecord], shard_size: int) -> Dict[str, str
                 if tar is not None:
                     tar.close()
                 shard = f"shard-{len(temporary):06d}.tar"
-                temporary[shard] = f".{uuid.uuid4().hex[:16]}.tmp"
+                temporary[shard] = temporary_name()
                 tar = tarfile.open(folder / temporary[shard], "w", format=tarfile.PAX_FORMAT)
                 size = 0
             for name, data in sample:
@@ -235,7 +234,7 @@ def _apply(out: Path, journal: dict) -> None:
     write_json(folder / INDEX, journal["index"])
     _fsync(folder / INDEX)
     for name in journal["loose"]:
-        inside(out, name).unlink(missing_ok=True)
+        Path(inside(out, name)).unlink(missing_ok=True)
     for sub in ("images", "masks"):
         if (Path(out) / sub).is_dir() and not any((Path(out) / sub).iterdir()):
             (Path(out) / sub).rmdir()
