@@ -295,6 +295,36 @@ def test_failure_leaves_nothing_behind_with_threads(tmp_path, monkeypatch):
         assert not [p for p in out.rglob("*") if p.is_file()]
 
 
+def test_threads_read_the_label_beside_the_images_with_the_same_errors(tmp_path):
+    """threads > 1 decodes a label map while the images are read: a run fails with the
+    same message as with one thread, the image's error first when both files are bad."""
+    rng = np.random.default_rng(14)
+    shape = (20, 18, 16)
+    img = save_nifti(tmp_path / "img.nii.gz", rng.normal(size=shape).astype(np.float32))
+    lab = save_nifti(tmp_path / "lab.nii.gz", blob_labels(shape, 3, rng))
+    other_grid = save_nifti(tmp_path / "grid.nii.gz", blob_labels((20, 18, 15), 3, rng))
+    negative = save_nifti(tmp_path / "neg.nii.gz", -blob_labels(shape, 3, rng).astype(np.int16))
+    corrupt = {}
+    for name, source in (("img", img), ("lab", lab)):
+        data = bytearray(source.read_bytes())
+        data[-40:-8] = bytes(32)  # the stream's end, past the header: the voxels' decoding fails
+        corrupt[name] = tmp_path / f"corrupt_{name}.nii.gz"
+        corrupt[name].write_bytes(bytes(data))
+
+    def message(image, label, threads):
+        with pytest.raises(Exception) as caught:
+            sf.convert_case(image, label, tmp_path / f"out{threads}", dataset="d", modality="ct_00", threads=threads)
+        return str(caught.value)
+
+    for image, label, says in ((img, corrupt["lab"], "corrupt_lab"), (img, other_grid, "grid"),
+                               (img, negative, "neg"), (corrupt["img"], corrupt["lab"], "corrupt_img")):
+        first = message(image, label, 1)
+        assert says in first
+        assert message(image, label, 2) == first
+    record = sf.convert_case(img, lab, tmp_path / "ok", dataset="d", modality="ct_00", threads=2)
+    assert record.images
+
+
 @pytest.mark.parametrize("variant", ["multi_member_gzip", "header_extension", "big_endian"])
 def test_gzip_read_path_equals_nibabel(tmp_path, variant):
     """.nii.gz volumes are decompressed in one call and viewed in place: same voxels as nibabel."""

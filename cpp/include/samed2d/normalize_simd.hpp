@@ -7,7 +7,8 @@
 //   not an integer lies at least 1/d > 2^-16 from one, and float32 rounds values below
 //   256 by at most 2^-17, so the ceiling of the rounded quotient is the exact one. For
 //   wider ranges the same argument holds in double (d < 2^32, error at most 2^-45).
-// * float32: the SPEC's double operations in the scalar loop's order, lane by lane.
+// * float32: a float32 estimate where it decides the output (FloatShortcut below), else
+//   the SPEC's double operations in the scalar loop's order, lane by lane.
 //
 // Paths: portable (the scalar loops), sse2 (the x86-64 baseline) and avx2, chosen at
 // run time. The bindings cap the choice by the SAMED2D_SIMD environment variable so
@@ -93,16 +94,22 @@ inline __m128i set1(T v) {
 
 template <class T>
 inline __m128i min_signed(__m128i a, __m128i b) {
-    if constexpr (sizeof(T) == 2) return _mm_min_epi16(a, b);
-    const __m128i less = _mm_cmplt_epi32(b, a);
-    return _mm_or_si128(_mm_and_si128(less, b), _mm_andnot_si128(less, a));
+    if constexpr (sizeof(T) == 2) {
+        return _mm_min_epi16(a, b);
+    } else {
+        const __m128i less = _mm_cmplt_epi32(b, a);
+        return _mm_or_si128(_mm_and_si128(less, b), _mm_andnot_si128(less, a));
+    }
 }
 
 template <class T>
 inline __m128i max_signed(__m128i a, __m128i b) {
-    if constexpr (sizeof(T) == 2) return _mm_max_epi16(a, b);
-    const __m128i more = _mm_cmpgt_epi32(b, a);
-    return _mm_or_si128(_mm_and_si128(more, b), _mm_andnot_si128(more, a));
+    if constexpr (sizeof(T) == 2) {
+        return _mm_max_epi16(a, b);
+    } else {
+        const __m128i more = _mm_cmpgt_epi32(b, a);
+        return _mm_or_si128(_mm_and_si128(more, b), _mm_andnot_si128(more, a));
+    }
 }
 
 template <class T>

@@ -4,6 +4,8 @@ image channels and label come in. Normalising is the pipeline's, not the readers
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -150,13 +152,7 @@ class CaseArrays:
     set_values: Dict[str, int]    # class name -> value, for a label set
 
 
-def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, threads: int = 1,
-              overlap: str = "error") -> CaseArrays:
-    """The arrays of a case whose headers ``case_headers`` checked. ``scaled``: images for
-    the release preset, whose values are each channel's ``data * slope + inter``
-    (``Channel.scaling``). ``threads``: label set files decompressed at once."""
-    if overlap not in OVERLAPS:
-        raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, got {overlap!r}")
+def _read_channels(headers: CaseHeaders, scaled: bool) -> List[Channel]:
     channels: List[Channel] = []
     for header in headers.images:
         if scaled:
@@ -169,18 +165,52 @@ def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, thr
             channels.extend(Channel(header.path, data, volume, tuple(scaling)) for data in stored)
         else:
             channels.append(Channel(header.path, values, None, tuple(scaling)))
+    return channels
 
-    def read_class_file(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """A label file's values as stored and its orientation (None in 2D), on the image's
-        grid. Volumes' values are not yet checked by the label rules: the caller does."""
+
+def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, threads: int = 1,
+              overlap: str = "error") -> CaseArrays:
+    """The arrays of a case whose headers ``case_headers`` checked. ``scaled``: images for
+    the release preset, whose values are each channel's ``data * slope + inter``
+    (``Channel.scaling``). ``threads``: label set files decompressed at once; above 1,
+    a single label map is decoded while the images are read."""
+    if overlap not in OVERLAPS:
+        raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, got {overlap!r}")
+    header_of = {h.path: h for h in headers.labels}
+
+    def decode_class_file(path: str) -> Tuple[np.ndarray, Optional[Volume]]:
+        """A label file's values as stored, and its volume (None in 2D), not yet checked
+        against the image's grid nor by the label rules."""
         header = header_of[path]
         if not header.is_volume:
             return header.fmt.read_label_2d(header, spec.binary if not spec.is_label_set else None), None
         volume = make_volume(header.fmt.read(header, label=True, scaled=False), header.affine, header.path)
         check_label_volume(volume)
+        return volume.data, volume
+
+    def on_image_grid(decoded: Tuple[np.ndarray, Optional[Volume]]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """A decoded label file checked against every channel's grid: its values and its
+        orientation (None in 2D)."""
+        data, volume = decoded
+        if volume is None:
+            return data, None
         for channel in channels:
             check_same_grid(channel.volume, volume)
-        return volume.data, volume.ornt
+        return data, volume.ornt
+
+    def read_class_file(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        return on_image_grid(decode_class_file(path))
+
+    channels: List[Channel]
+    label_map = None
+    with ThreadPoolExecutor(1) if threads > 1 and not spec.is_label_set else nullcontext() as pool:
+        if pool is not None:  # one label map: decoded while the images are (inflating lets go of the GIL)
+            label_map = pool.submit(decode_class_file, spec.label)
+        channels = _read_channels(headers, scaled)
+    if not spec.is_label_set:
+        data, ornt = on_image_grid(label_map.result() if label_map is not None else decode_class_file(spec.label))
+        labels = validate_labels(data, spec.label)
+        return CaseArrays(channels, labels if ornt is None else apply_orientation(labels, ornt), None, {})
 
     def stream_class_file(path: str):
         """A class file's values piece by piece, its orientation and shape, where its format
@@ -201,11 +231,6 @@ def read_case(spec: CaseSpec, headers: CaseHeaders, *, scaled: bool = False, thr
         mask = validate_labels(data, path) != 0
         return mask if ornt is None else apply_orientation(mask, ornt)
 
-    header_of = {h.path: h for h in headers.labels}
-    if not spec.is_label_set:
-        data, ornt = read_class_file(spec.label)
-        labels = validate_labels(data, spec.label)
-        return CaseArrays(channels, labels if ornt is None else apply_orientation(labels, ornt), None, {})
     files = spec.label_files
     values = class_values([name for name, _ in files], spec.class_names)
     labels, overlapping = paint(files, values, read_class_file, threads, stream_class_file)
