@@ -130,3 +130,45 @@ def test_image_png_opencv_and_errors():
     for bad in (np.zeros((3, 3), np.uint16), np.zeros((3, 3, 4), np.uint8), np.zeros((0, 3), np.uint8)):
         with pytest.raises(ValueError):
             encode_png(bad)
+
+
+def up_filter_ref(pixels: np.ndarray, repeat: int) -> np.ndarray:
+    """PNG's Up filter in numpy: the filter byte 2, then each row minus the row above."""
+    rows = np.repeat(pixels, repeat, axis=1).astype(np.int16)
+    above = np.vstack([np.zeros((1, rows.shape[1]), np.int16), rows[:-1]])
+    return np.hstack([np.full((rows.shape[0], 1), 2, np.int16), (rows - above) % 256]).astype(np.uint8)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(pixels=hnp.arrays(np.uint8, st.tuples(st.integers(0, 30), st.integers(0, 30))),
+       view=st.sampled_from(["as is", "flipped", "transposed", "every other"]), repeat=st.sampled_from([1, 3]))
+def test_up_filter_rows_equals_numpy(pixels, view, repeat):
+    """Any strides (the display orientation's flips, transposes and steps), 1xN, Nx1, empty."""
+    pixels = {"as is": pixels, "flipped": pixels[::-1, ::-1], "transposed": pixels.T,
+              "every other": pixels[::2, ::2]}[view]
+    np.testing.assert_array_equal(_core.up_filter_rows(pixels, repeat), up_filter_ref(pixels, repeat))
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(pixels=hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40))))
+def test_grey_as_rgb_is_the_rgb_png_of_three_equal_channels(pixels):
+    from samed2d_fast.output import encode_png
+
+    png = encode_png(pixels, grey_as_rgb=True)
+    assert png == encode_png(np.repeat(pixels[:, :, np.newaxis], 3, axis=2))
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(im), np.repeat(pixels[:, :, np.newaxis], 3, axis=2))
+
+
+def test_up_filter_rows_and_grey_as_rgb_refusals():
+    from samed2d_fast.output import encode_png
+
+    with pytest.raises(TypeError, match="expected uint8"):
+        _core.up_filter_rows(np.zeros((2, 2), np.int16))
+    with pytest.raises(ValueError, match="repeat must be 1 or 3"):
+        _core.up_filter_rows(np.zeros((2, 2), np.uint8), 2)
+    with pytest.raises(ValueError, match="expected a 2D array"):
+        _core.up_filter_rows(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"expected uint8 \(H, W\), got uint8 \(2, 2, 3\)"):
+        encode_png(np.zeros((2, 2, 3), np.uint8), grey_as_rgb=True)

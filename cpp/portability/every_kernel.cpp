@@ -17,6 +17,7 @@
 #include "samed2d/png.hpp"
 #include "samed2d/slicing.hpp"
 #include "samed2d/strided.hpp"
+#include "samed2d/up_filter.hpp"
 
 namespace samed2d {
 
@@ -59,6 +60,9 @@ SAMED2D_PAINT(std::uint8_t)
 SAMED2D_PAINT(std::uint16_t)
 SAMED2D_PAINT(std::uint32_t)
 SAMED2D_PAINT(std::uint64_t)
+
+template void up_filter_rows<1>(const Strided2D&, std::uint8_t*);
+template void up_filter_rows<3>(const Strided2D&, std::uint8_t*);
 
 template void copy_display_slices<1>(const char*, const std::int64_t[3], const std::ptrdiff_t[3], int, std::int64_t,
                                      std::int64_t, char*);

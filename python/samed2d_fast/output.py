@@ -24,27 +24,26 @@ except ImportError:  # pragma: no cover - only where isal has no wheel
     isal_zlib = None
 
 
-def encode_png(pixels: np.ndarray) -> bytes:
-    """8-bit grey (H, W) or RGB (H, W, 3) pixels as PNG bytes.
+def encode_png(pixels: np.ndarray, grey_as_rgb: bool = False) -> bytes:
+    """8-bit grey (H, W) or RGB (H, W, 3) pixels as PNG bytes; ``grey_as_rgb``: grey
+    (H, W) pixels as an RGB image with three equal channels (the release preset's).
 
     Every row uses the Up filter and the stream is deflated by ISA-L at level 1:
     on CT slices ~50x faster than Pillow's adaptive filtering at level 6, for
     files about 13% larger.
     """
     pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
-        raise ValueError(f"encode_png: expected uint8 (H, W) or (H, W, 3), got {pixels.dtype} {pixels.shape}")
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3) \
+            or (grey_as_rgb and pixels.ndim != 2):
+        wanted = "(H, W)" if grey_as_rgb else "(H, W) or (H, W, 3)"
+        raise ValueError(f"encode_png: expected uint8 {wanted}, got {pixels.dtype} {pixels.shape}")
     height, width = pixels.shape[:2]
     if height == 0 or width == 0:
         raise ValueError("encode_png: an image must have at least one pixel")
-    rows = pixels.reshape(height, -1)
-    filtered = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
-    filtered[:, 0] = _FILTER_UP
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps mod 256
-    idat = _deflate(filtered)
-    colour_type = 0 if pixels.ndim == 2 else 2
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    rgb = grey_as_rgb or pixels.ndim == 3
+    rows = pixels.reshape(height, -1) if pixels.ndim == 3 else pixels
+    idat = _deflate(_core.up_filter_rows(rows, 3 if grey_as_rgb else 1))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if rgb else 0, 0, 0, 0)
     return _PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
@@ -57,7 +56,6 @@ def _deflate(data) -> bytes:
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_FILTER_UP = 2
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

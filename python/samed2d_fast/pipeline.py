@@ -165,9 +165,7 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
             if per_slice:
                 slope, inter = scalings[c]
                 pixels = _normalised(pixels, sources[c], lambda p: normalize_release(p, slope, inter))
-            if options.rgb and pixels.ndim == 2:
-                pixels = np.repeat(pixels[:, :, np.newaxis], 3, axis=2)
-            writer.write(image_path(stem), encode_png(pixels))
+            writer.write(image_path(stem), encode_png(pixels, grey_as_rgb=options.rgb and pixels.ndim == 2))
             named = []
             for ((class_field, number), png), box in zip(masks, boxes):
                 named.append((mask_path(stem, class_field, number), box))
