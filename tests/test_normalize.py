@@ -544,3 +544,29 @@ def test_normalize_release_equals_the_formula(a, scaling, view):
     got = normalize_release(a, *scaling)
     assert got.dtype == np.uint8 and got.shape == a.shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+@prop
+@given(data=st.data(), code=st.sampled_from(VECTOR_CODES), order=st.sampled_from("<>"),
+       scaling=st.sampled_from([(1.0, 0.0), (0.5, 10.0), (2.0, -1024.0), (-0.3, 3.0), (1e-6, 0.0), (1e300, 0.0)]),
+       view=st.sampled_from(["as is", "rows of a wider array", "flipped"]))
+def test_every_path_release_equals_the_formula(path, data, code, order, scaling, view):
+    """The release kernel's vector paths (rows in a run of native int16, uint16, int32,
+    uint32 or float32) against numpy, lengths around the vector widths, NaN and infinities,
+    scalings that overflow to infinity."""
+    a = data.draw(value_arrays(dtype=np.dtype(code).newbyteorder(order), max_dims=2, max_side=24))
+    a = a.reshape(1, -1) if a.ndim == 1 else a
+    if view == "rows of a wider array":
+        wide = np.zeros((a.shape[0], a.shape[1] + 3), a.dtype)
+        wide[:, :a.shape[1]] = a
+        a = wide[:, :a.shape[1]]
+    elif view == "flipped":
+        a = a[::-1, ::-1]
+    expected = release_reference(a, *scaling)
+    with simd(path):
+        if expected is None:
+            with pytest.raises(ValueError, match="overflows a double"):
+                normalize_release(a, *scaling)
+            return
+        np.testing.assert_array_equal(normalize_release(a, *scaling), expected)

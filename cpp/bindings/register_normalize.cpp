@@ -132,12 +132,12 @@ py::array normalize(py::array a, const py::object& out_arg) {
 }
 
 template <class T>
-void run_release(const samed2d::Strided2D& in, double slope, double inter, std::uint8_t* out, bool swap) {
-    if (swap) samed2d::normalize_release<T, true>(in, slope, inter, out);
-    else samed2d::normalize_release<T, false>(in, slope, inter, out);
+void run_release(const samed2d::Strided2D& in, double slope, double inter, std::uint8_t* out, bool swap, Simd simd) {
+    if (swap) samed2d::normalize_release<T, true>(in, slope, inter, out, simd);
+    else samed2d::normalize_release<T, false>(in, slope, inter, out, simd);
 }
 
-using ReleaseKernel = void (*)(const samed2d::Strided2D&, double, double, std::uint8_t*, bool);
+using ReleaseKernel = void (*)(const samed2d::Strided2D&, double, double, std::uint8_t*, bool, Simd);
 
 struct PickRelease {
     template <class T>
@@ -157,11 +157,12 @@ py::array normalize_release(const py::array& a, double slope, double inter) {
     py::array_t<std::uint8_t, py::array::c_style> out({view.rows, view.cols});
     auto* dst = out.mutable_data();
     const bool swap = is_swapped(dt);
+    const Simd simd = chosen_simd();
     std::string overflow;
     {
         py::gil_scoped_release release;
         try {
-            kernel(view, slope, inter, dst, swap);
+            kernel(view, slope, inter, dst, swap, simd);
         } catch (const std::overflow_error& e) {
             overflow = e.what();
         }
@@ -174,7 +175,8 @@ py::array normalize_release(const py::array& a, double slope, double inter) {
 
 void register_normalize(py::module_& m) {
     m.def("normalize_release", &normalize_release, py::arg("slice"), py::arg("slope") = 1.0, py::arg("inter") = 0.0,
-          "The release preset's per-slice normalisation (SPEC section 7) of a 2D slice of x * slope + inter.");
+          "The release preset's per-slice normalisation (SPEC section 7) of a 2D slice of x * slope + inter, "
+          "on the vector path simd_path() names.");
     m.def("normalize", &normalize, py::arg("array"), py::arg("out") = py::none(),
           "Self-Min-Max normalisation of a whole array to uint8 (SPEC section 2), into a new array or "
           "into out, on the vector path simd_path() names.");

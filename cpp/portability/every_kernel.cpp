@@ -12,6 +12,7 @@
 #include "samed2d/mask_png.hpp"
 #include "samed2d/normalize.hpp"
 #include "samed2d/normalize_release.hpp"
+#include "samed2d/normalize_release_simd.hpp"
 #include "samed2d/normalize_simd.hpp"
 #include "samed2d/paint.hpp"
 #include "samed2d/png.hpp"
@@ -24,8 +25,8 @@ namespace samed2d {
 #define SAMED2D_VALUES(T)                                                                                  \
     template void normalize<T, false>(const char*, std::size_t, std::uint8_t*, Simd);                      \
     template void normalize<T, true>(const char*, std::size_t, std::uint8_t*, Simd);                       \
-    template void normalize_release<T, false>(const Strided2D&, double, double, std::uint8_t*);            \
-    template void normalize_release<T, true>(const Strided2D&, double, double, std::uint8_t*);
+    template void normalize_release<T, false>(const Strided2D&, double, double, std::uint8_t*, Simd);      \
+    template void normalize_release<T, true>(const Strided2D&, double, double, std::uint8_t*, Simd);
 SAMED2D_VALUES(std::int8_t)
 SAMED2D_VALUES(std::int16_t)
 SAMED2D_VALUES(std::int32_t)

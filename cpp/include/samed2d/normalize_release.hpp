@@ -16,21 +16,36 @@
 #include <stdexcept>
 
 #include "normalize.hpp"
+#include "normalize_release_simd.hpp"
 #include "strided.hpp"
 
 namespace samed2d {
 
+// simd picks the vector path for contiguous rows (normalize_release_simd.hpp); every
+// path gives the same bytes.
 template <class T, bool Swap>
-void normalize_release(const Strided2D& in, double slope, double inter, std::uint8_t* out) {
+void normalize_release(const Strided2D& in, double slope, double inter, std::uint8_t* out,
+                       Simd simd = best_simd()) {
     auto value = [&](std::int64_t r, std::int64_t c) {
         const double x = detail::load_double<T, Swap>(in.at(r, c), 0);
         const double scaled = x * slope;
         return scaled + inter;
     };
+    // Rows the vector paths read: native order, one element after another.
+    constexpr bool vector_type = detail::has_vector_path<T> && !Swap;
+    const bool rows_in_a_run = vector_type && in.col_stride == static_cast<std::ptrdiff_t>(sizeof(T));
+    auto row_of = [&](std::int64_t r) { return reinterpret_cast<const T*>(in.at(r, 0)); };
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;
     for (std::int64_t r = 0; r < in.rows; ++r) {
-        for (std::int64_t c = 0; c < in.cols; ++c) {
+        std::int64_t c = 0;
+        if constexpr (vector_type) {
+            if (rows_in_a_run) {
+                c = static_cast<std::int64_t>(
+                    detail::release_minmax_vector(row_of(r), static_cast<std::size_t>(in.cols), simd, slope, inter, lo, hi));
+            }
+        }
+        for (; c < in.cols; ++c) {
             const double y = value(r, c);
             if (std::isfinite(y)) {
                 lo = y < lo ? y : lo;
@@ -50,11 +65,18 @@ void normalize_release(const Strided2D& in, double slope, double inter, std::uin
     const double denominator = width + 1e-8;
     for (std::int64_t r = 0; r < in.rows; ++r) {
         std::uint8_t* row = out + r * in.cols;
-        for (std::int64_t c = 0; c < in.cols; ++c) {
+        std::int64_t c = 0;
+        if constexpr (vector_type) {
+            if (rows_in_a_run) {
+                c = static_cast<std::int64_t>(detail::release_map_vector(
+                    row_of(r), static_cast<std::size_t>(in.cols), simd, slope, inter, lo, denominator, row));
+            }
+        }
+        for (; c < in.cols; ++c) {
             const double y = value(r, c);
             const double t = (y - lo) / denominator;
             const double s = t * 255.0;
-            // s is in [0, 255) for finite y: truncation is the uint8 cast numpy does.
+            // s is in [0, 255] for finite y: truncation is the uint8 cast numpy does.
             row[c] = std::isfinite(y) ? static_cast<std::uint8_t>(s) : std::uint8_t{0};
         }
     }
