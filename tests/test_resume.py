@@ -293,3 +293,29 @@ def test_ctrl_c_prints_no_worker_traceback(tmp_path):
     assert proc.returncode == 130, "the run finished before Ctrl-C"
     assert "--resume" in stderr
     assert "Traceback" not in stderr, stderr
+
+
+def test_removed_state_entries_of_finished_cases_come_back(sources, reference, tmp_path):
+    """A finished case's started entry removed by hand: the resume writes it again from the
+    case's record (its prefixes), so OUT ends as an uninterrupted run's, to the byte."""
+    out = tmp_path / "out"
+    assert subprocess.run(command(sources, out, 1), capture_output=True, text=True, timeout=300).returncode == 0
+    started = sorted((out / ".samed2d" / "started").glob("*.json"))
+    assert len(started) == 9  # six CT cases and three pictures
+    for path in started[::4]:
+        path.unlink()
+    proc = subprocess.run(command(sources, out, 1, "--resume"), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert tree(out) == reference
+
+
+def test_a_record_naming_another_case_prefix_is_refused(sources, tmp_path):
+    out = tmp_path / "out"
+    assert subprocess.run(command(sources, out, 1), capture_output=True, text=True, timeout=300).returncode == 0
+    path = sorted((out / ".samed2d" / "records").glob("SynCT--case00.json"))[0]
+    record = json.loads(path.read_text())
+    record["prefixes"] = ["ct_00--SynCT--case01--"]
+    path.write_text(json.dumps(record))
+    proc = subprocess.run(command(sources, out, 1, "--resume"), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "file prefix 'ct_00--SynCT--case01--' is not one of case SynCT--case00" in proc.stderr

@@ -135,12 +135,14 @@ def convert_spec(spec: CaseSpec, out_dir, options: Options, *, class_ids: Option
     if len(set(modalities)) < len(modalities):
         case_fields = [f"{case_field}_{c:04d}" for c in range(len(images))]
 
+    prefixes = sorted({case_prefix(m, dataset_field, c) for m, c in zip(modalities, case_fields)})
     if on_start is not None:
-        on_start(sorted({case_prefix(m, dataset_field, c) for m, c in zip(modalities, case_fields)}))
+        on_start(prefixes)
     writer = _CaseWriter(Path(out_dir))
     record = CaseRecord(
         dataset=dataset_field,
         case=case_field,
+        prefixes=prefixes,
         sources=tuple(spec.sources),
         images={},
         mask_boxes={},

@@ -25,6 +25,7 @@ class CaseRecord:
     declared_max_id: int = -1         # largest id declared for the data set ("ignore" included)
     unnamed: List[int] = field(default_factory=list)          # label values called unknown_{v} (release preset)
     sole_unknown: Dict[str, str] = field(default_factory=dict)  # class name -> its name if the data set has one
+    prefixes: List[str] = field(default_factory=list)  # its started entry's file prefixes (none in older OUTs)
 
     @property
     def split_key(self) -> str:
@@ -71,6 +72,13 @@ class CaseRecord:
                 inside(".", mask)
                 if not mask.startswith("masks/") or parse_mask_path(mask).image_stem != stem:
                     raise ValueError(f"{mask} is not a mask of {image}")
+        for prefix in self.prefixes if isinstance(self.prefixes, list) else [None]:
+            try:
+                name = parse_image_path(f"images/{prefix}z_0000.png")
+            except (TypeError, ValueError):
+                name = None
+            if name is None or name.dataset != self.dataset or not case_field.fullmatch(name.case):
+                raise ValueError(f"its file prefix {prefix!r} is not one of case {self.split_key}")
         if not (isinstance(self.unnamed, list) and all(type(v) is int for v in self.unnamed)):
             raise ValueError("its unnamed label values are not a list of integers")
         if not (isinstance(self.sole_unknown, dict)

@@ -184,9 +184,12 @@ def repair(out: Path, owns) -> Tuple[List[str], List[CaseRecord]]:
     for key in broken:
         record_path(out, key).unlink()
     done = {r.split_key for r in records} - set(broken)
-    partial = {p for key, prefixes in ownership.load_started(out).items() if owns(key) and key not in done
-               for p in prefixes}
+    started = ownership.load_started(out)
+    partial = {p for key, prefixes in started.items() if owns(key) and key not in done for p in prefixes}
     ownership.remove_case_files(out, partial)
+    for rec in records:  # a finished case's started entry, removed by hand: its record has its prefixes
+        if rec.split_key in done and rec.split_key not in started and rec.prefixes and owns(rec.split_key):
+            ownership.save_started(out, rec.split_key, rec.prefixes)
     return broken, [r for r in records if r.split_key in done]
 
 
