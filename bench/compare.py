@@ -363,9 +363,9 @@ def bench_parallel(case, paths, root, report, n_cases=4):
     src = root / "parallel_src"
     for sub in ("imagesTr", "labelsTr"):
         (src / sub).mkdir(parents=True)
-    for i in range(n_cases):
-        (src / "imagesTr" / f"c{i}_0000.nii.gz").symlink_to(paths[0])
-        (src / "labelsTr" / f"c{i}.nii.gz").symlink_to(paths[1])
+    for i in range(n_cases):  # hard links: symbolic links to one file are one case to the run (its real path)
+        os.link(paths[0], src / "imagesTr" / f"c{i}_0000.nii.gz")
+        os.link(paths[1], src / "labelsTr" / f"c{i}.nii.gz")
     labels = {"background": 0, **{name: int(v) for v, name in case.class_names.items()}}
     (src / "dataset.json").write_text(json.dumps({"name": "bench", "channel_names": {"0": "CT"}, "labels": labels}))
     rows = ["| run | seconds | images/s | masks/s | speed-up |", "|---|---:|---:|---:|---:|"]
@@ -378,7 +378,8 @@ def bench_parallel(case, paths, root, report, n_cases=4):
             status = cli.main(["convert", str(src), str(out), "--no-progress", *extra])
         seconds = time.perf_counter() - start
         summary = json.loads((out / "summary.json").read_text())
-        report.check(f"samed2d convert {label}: exit 0", status == 0)
+        report.check(f"samed2d convert {label}: exit 0, {n_cases} cases converted",
+                     status == 0 and summary["cases"] == n_cases)
         base = base or seconds
         rows.append(f"| `{label}` | {seconds:.2f} | {summary['images'] / seconds:.0f} | "
                     f"{summary['masks'] / seconds:.0f} | {base / seconds:.2f} |")
