@@ -36,8 +36,6 @@ inline __m128d load2_pd(const T* p) {
     }
 }
 
-inline __m128d finite2(__m128d y) { return _mm_cmpeq_pd(_mm_sub_pd(y, y), _mm_setzero_pd()); }
-
 template <class T>
 std::size_t release_minmax_sse2(const T* p, std::size_t n, double slope, double inter, double& lo, double& hi) {
     const __m128d vs = _mm_set1_pd(slope), vi = _mm_set1_pd(inter);
@@ -54,10 +52,7 @@ std::size_t release_minmax_sse2(const T* p, std::size_t n, double slope, double 
     double l[2], h[2];
     _mm_storeu_pd(l, vlo);
     _mm_storeu_pd(h, vhi);
-    for (int k = 0; k < 2; ++k) {
-        lo = l[k] < lo ? l[k] : lo;
-        hi = h[k] > hi ? h[k] : hi;
-    }
+    fold_extremes(l, h, 2, lo, hi);
     return i;
 }
 
@@ -89,10 +84,6 @@ SAMED2D_AVX2 inline __m256d load4_pd(const T* p) {
     else return _mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p)));
 }
 
-SAMED2D_AVX2 inline __m256d finite4(__m256d y) {
-    return _mm256_cmp_pd(_mm256_sub_pd(y, y), _mm256_setzero_pd(), _CMP_EQ_OQ);
-}
-
 template <class T>
 SAMED2D_AVX2 std::size_t release_minmax_avx2(const T* p, std::size_t n, double slope, double inter, double& lo,
                                              double& hi) {
@@ -110,10 +101,7 @@ SAMED2D_AVX2 std::size_t release_minmax_avx2(const T* p, std::size_t n, double s
     double l[4], h[4];
     _mm256_storeu_pd(l, vlo);
     _mm256_storeu_pd(h, vhi);
-    for (int k = 0; k < 4; ++k) {
-        lo = l[k] < lo ? l[k] : lo;
-        hi = h[k] > hi ? h[k] : hi;
-    }
+    fold_extremes(l, h, 4, lo, hi);
     return i;
 }
 
@@ -126,10 +114,7 @@ SAMED2D_AVX2 std::size_t release_map_avx2(const T* p, std::size_t n, double slop
     for (; i + 4 <= n; i += 4) {
         const __m256d y = _mm256_add_pd(_mm256_mul_pd(load4_pd(p + i), vs), vi);
         const __m256d s = _mm256_and_pd(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(y, vlo), vden), k255), finite4(y));
-        const __m128i c = _mm256_cvttpd_epi32(s);  // s in [0, 255]: truncation is the uint8 cast
-        const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(c, c), c);
-        const int four = _mm_cvtsi128_si32(bytes);
-        std::memcpy(out + i, &four, 4);
+        store4(out + i, _mm256_cvttpd_epi32(s));  // s in [0, 255]: truncation is the uint8 cast
     }
     return i;
 }

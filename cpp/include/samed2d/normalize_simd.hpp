@@ -74,15 +74,21 @@ struct FloatShortcut {
         : usable(d >= 0x1p-100 && d <= 0x1p100), lo(static_cast<float>(lo_)), scale(static_cast<float>(255.0 / d)) {}
 };
 
+// Folds the lanes of min/max accumulators, stored to arrays, into lo and hi.
+template <class Lane, class V>
+inline void fold_extremes(const Lane* l, const Lane* h, std::size_t lanes, V& lo, V& hi) {
+    for (std::size_t k = 0; k < lanes; ++k) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = h[k] > hi ? h[k] : hi;
+    }
+}
+
 #if defined(SAMED2D_X86)
 
 // ---- SSE2: 4 lanes ----------------------------------------------------------------
 
-// Signed T of T's width, and the bias that maps T's order onto it (SSE2 compares
+// The bias that maps T's order onto the signed order of its width (SSE2 compares
 // signed lanes only).
-template <class T>
-using Signed = std::make_signed_t<T>;
-
 template <class T>
 constexpr T sign_bias = std::is_signed_v<T> ? T{0} : static_cast<T>(T{1} << (8 * sizeof(T) - 1));
 
@@ -92,24 +98,21 @@ inline __m128i set1(T v) {
     else return _mm_set1_epi32(static_cast<int>(v));
 }
 
+// yes where mask is all ones, no elsewhere.
+inline __m128i select(__m128i mask, __m128i yes, __m128i no) {
+    return _mm_or_si128(_mm_and_si128(mask, yes), _mm_andnot_si128(mask, no));
+}
+
 template <class T>
 inline __m128i min_signed(__m128i a, __m128i b) {
-    if constexpr (sizeof(T) == 2) {
-        return _mm_min_epi16(a, b);
-    } else {
-        const __m128i less = _mm_cmplt_epi32(b, a);
-        return _mm_or_si128(_mm_and_si128(less, b), _mm_andnot_si128(less, a));
-    }
+    if constexpr (sizeof(T) == 2) return _mm_min_epi16(a, b);
+    else return select(_mm_cmplt_epi32(b, a), b, a);
 }
 
 template <class T>
 inline __m128i max_signed(__m128i a, __m128i b) {
-    if constexpr (sizeof(T) == 2) {
-        return _mm_max_epi16(a, b);
-    } else {
-        const __m128i more = _mm_cmpgt_epi32(b, a);
-        return _mm_or_si128(_mm_and_si128(more, b), _mm_andnot_si128(more, a));
-    }
+    if constexpr (sizeof(T) == 2) return _mm_max_epi16(a, b);
+    else return select(_mm_cmpgt_epi32(b, a), b, a);
 }
 
 template <class T>
@@ -124,15 +127,10 @@ std::size_t minmax_integer_sse2(const T* p, std::size_t n, T& lo, T& hi) {
         vlo = min_signed<T>(vlo, x);
         vhi = max_signed<T>(vhi, x);
     }
-    Signed<T> l[lanes], h[lanes];
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(l), vlo);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(h), vhi);
-    for (std::size_t k = 0; k < lanes; ++k) {
-        const T a = static_cast<T>(static_cast<T>(l[k]) ^ sign_bias<T>);
-        const T b = static_cast<T>(static_cast<T>(h[k]) ^ sign_bias<T>);
-        lo = a < lo ? a : lo;
-        hi = b > hi ? b : hi;
-    }
+    T l[lanes], h[lanes];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(l), _mm_xor_si128(vlo, bias));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_xor_si128(vhi, bias));
+    fold_extremes(l, h, lanes, lo, hi);
     return i;
 }
 
@@ -226,17 +224,16 @@ inline std::size_t minmax_float_sse2(const float* p, std::size_t n, double& lo, 
         _mm_storeu_ps(l + 4 * k, vlo[k]);
         _mm_storeu_ps(h + 4 * k, vhi[k]);
     }
-    for (int k = 0; k < 4 * float_chains; ++k) {
-        lo = l[k] < lo ? l[k] : lo;
-        hi = h[k] > hi ? h[k] : hi;
-    }
+    fold_extremes(l, h, 4 * float_chains, lo, hi);
     return i;
 }
 
+// All ones where y is finite (y - y is NaN for NaN and +-Inf).
+inline __m128d finite2(__m128d y) { return _mm_cmpeq_pd(_mm_sub_pd(y, y), _mm_setzero_pd()); }
+
 // ceil((x - lo) / d * 255) for two finite-or-not doubles; non-finite x gives 0.
 inline __m128i map2_pd(__m128d x, __m128d lo, __m128d d) {
-    const __m128d finite = _mm_cmpeq_pd(_mm_sub_pd(x, x), _mm_setzero_pd());
-    const __m128d y = _mm_and_pd(_mm_mul_pd(_mm_div_pd(_mm_sub_pd(x, lo), d), _mm_set1_pd(255.0)), finite);
+    const __m128d y = _mm_and_pd(_mm_mul_pd(_mm_div_pd(_mm_sub_pd(x, lo), d), _mm_set1_pd(255.0)), finite2(x));
     return ceil2_pd(y);
 }
 
@@ -297,10 +294,7 @@ SAMED2D_AVX2 std::size_t minmax_integer_avx2(const T* p, std::size_t n, T& lo, T
     T l[lanes], h[lanes];
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(l), vlo);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(h), vhi);
-    for (std::size_t k = 0; k < lanes; ++k) {
-        lo = l[k] < lo ? l[k] : lo;
-        hi = h[k] > hi ? h[k] : hi;
-    }
+    fold_extremes(l, h, lanes, lo, hi);
     return i;
 }
 
@@ -379,18 +373,18 @@ SAMED2D_AVX2 inline std::size_t minmax_float_avx2(const float* p, std::size_t n,
         _mm256_storeu_ps(l + 8 * k, vlo[k]);
         _mm256_storeu_ps(h + 8 * k, vhi[k]);
     }
-    for (int k = 0; k < 8 * float_chains; ++k) {
-        lo = l[k] < lo ? l[k] : lo;
-        hi = h[k] > hi ? h[k] : hi;
-    }
+    fold_extremes(l, h, 8 * float_chains, lo, hi);
     return i;
+}
+
+SAMED2D_AVX2 inline __m256d finite4(__m256d y) {
+    return _mm256_cmp_pd(_mm256_sub_pd(y, y), _mm256_setzero_pd(), _CMP_EQ_OQ);
 }
 
 SAMED2D_AVX2 inline __m128i map4_pd(__m128 x4, __m256d lo, __m256d d) {
     const __m256d x = _mm256_cvtps_pd(x4);
-    const __m256d finite = _mm256_cmp_pd(_mm256_sub_pd(x, x), _mm256_setzero_pd(), _CMP_EQ_OQ);
     const __m256d y = _mm256_and_pd(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(x, lo), d), _mm256_set1_pd(255.0)),
-                                    finite);
+                                    finite4(x));
     return _mm256_cvttpd_epi32(_mm256_ceil_pd(y));
 }
 
