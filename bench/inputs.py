@@ -102,12 +102,12 @@ def _resampled(case: Case, shape, class_names: dict, source: str) -> Case:
 
 
 def make_ct_case(shape=FULL_SHAPE) -> Case:
-    source = _source_case()
-    if source.source == "phantom":  # made at the size asked, not resampled
+    if shared_data() is None:  # the phantom is made at the size asked, not resampled
         from samed2d_fast.phantom import make_ct_phantom
 
         ct, labels, names = make_ct_phantom(shape=shape, seed=0)
         return Case(ct, labels, np.eye(4), names, f"phantom {shape}")
+    source = _source_case()
     return _resampled(source, shape, source.class_names, source.source)
 
 
