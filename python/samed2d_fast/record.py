@@ -58,12 +58,16 @@ class CaseRecord:
         records are read back from OUT, which others may be able to write to, and their
         names are then read, copied and removed."""
         case_field = re.compile(re.escape(self.case) + r"(_[0-9]{4})?")
+
+        def of_this_case(name) -> bool:
+            return name.dataset == self.dataset and case_field.fullmatch(name.case) is not None
+
         if set(self.mask_boxes) != set(self.images):
             raise ValueError("its images and mask boxes differ")
         for image, masks in self.images.items():
             inside(".", image)
             name = parse_image_path(image)
-            if not image.startswith("images/") or name.dataset != self.dataset or not case_field.fullmatch(name.case):
+            if not image.startswith("images/") or not of_this_case(name):
                 raise ValueError(f"{image} is not an image of case {self.split_key}")
             stem = image[len("images/"):-len(".png")]
             if len(self.mask_boxes[image]) != len(masks):
@@ -77,7 +81,7 @@ class CaseRecord:
                 name = parse_image_path(f"images/{prefix}z_0000.png")
             except (TypeError, ValueError):
                 name = None
-            if name is None or name.dataset != self.dataset or not case_field.fullmatch(name.case):
+            if name is None or not of_this_case(name):
                 raise ValueError(f"its file prefix {prefix!r} is not one of case {self.split_key}")
         if not (isinstance(self.unnamed, list) and all(type(v) is int for v in self.unnamed)):
             raise ValueError("its unnamed label values are not a list of integers")
