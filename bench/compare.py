@@ -123,6 +123,11 @@ def interleaved_ms(fns: dict, repeats) -> dict:
     return times
 
 
+def into_new_folder(run, paths, out: Path, class_names):
+    """A call of a whole-case pipeline that first removes ``out`` (left by the last repeat)."""
+    return lambda: (shutil.rmtree(out, ignore_errors=True), run(*paths, out, class_names))
+
+
 def timed_case(fn, repeats, root: Path, name: str):
     """Median ms of ``fn(out_dir)`` into a new empty folder each repeat.
 
@@ -312,12 +317,9 @@ def bench_release(case, paths, repeats, root, report):
     runs = {"paper": run_ours, "release": run_ours_release, "peer": run_cc3d_release}
     outs = {name: root / f"release-{name}" for name in runs}
 
-    def once(name):
-        return lambda: (shutil.rmtree(outs[name], ignore_errors=True),
-                        runs[name](*paths, outs[name], case.class_names))
-
     log("whole case: paper preset, release preset, release peer (interleaved)")
-    times = interleaved_ms({name: once(name) for name in runs}, repeats)
+    times = interleaved_ms({name: into_new_folder(run, paths, outs[name], case.class_names)
+                            for name, run in runs.items()}, repeats)
     ms = {name: statistics.median(t) for name, t in times.items()}
     shape = "x".join(map(str, case.image.shape))
     stage = f"whole case {shape}, --preset release, one worker"
@@ -774,12 +776,9 @@ def bench_whole_body(case, paths, shape, repeats, root, report):
     presets = {"paper": "ours", "release": "ours release"}
     outs = {(c, p): root / f"scaling-{c.replace(' ', '-')}-{p}" for c in cases for p in presets}
 
-    def once(c, p):
-        (data, files), out = cases[c], outs[c, p]
-        return lambda: (shutil.rmtree(out, ignore_errors=True), RUNS[presets[p]](*files, out, data.class_names))
-
     log("whole-body case and benchmark case, paper and release presets (interleaved)")
-    times = interleaved_ms({key: once(*key) for key in outs}, repeats)
+    times = interleaved_ms({(c, p): into_new_folder(RUNS[presets[p]], cases[c][1], out, cases[c][0].class_names)
+                            for (c, p), out in outs.items()}, repeats)
     pixels = {key: png_pixels(out) for key, out in outs.items()}
     pngs = {key: sum(1 for _ in out.rglob("*.png")) for key, out in outs.items()}
     per_pixel = {key: 1e6 * statistics.median(times[key]) / pixels[key] for key in outs}  # ns
