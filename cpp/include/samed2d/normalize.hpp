@@ -81,27 +81,22 @@ void normalize_integer(const char* in, std::size_t n, std::uint8_t* out, Simd si
     auto offset = [&](std::size_t i) -> std::uint64_t {
         return static_cast<U>(static_cast<U>(load<T, Swap>(p + i)) - static_cast<U>(lo));
     };
+    auto mapped = [d](std::uint64_t u) {  // ceil(255 u / d), exact: 128-bit products for 64-bit types
+        using W = std::conditional_t<(sizeof(T) <= 4), std::uint64_t, unsigned __int128>;
+        return static_cast<std::uint8_t>((W{255} * u + d - 1) / d);
+    };
 
     start = 0;
     if constexpr (vector) start = map_vector(p, n, simd, lo, d, out);
     if constexpr (sizeof(T) <= 2) {
         if (start == 0) {  // the portable path: one lookup per pixel
             std::vector<std::uint8_t> table(d + 1);
-            for (std::uint64_t u = 0; u <= d; ++u) {
-                table[u] = static_cast<std::uint8_t>((255 * u + d - 1) / d);
-            }
+            for (std::uint64_t u = 0; u <= d; ++u) table[u] = mapped(u);
             for (std::size_t i = 0; i < n; ++i) out[i] = table[offset(i)];
             return;
         }
     }
-    for (std::size_t i = start; i < n; ++i) {
-        if constexpr (sizeof(T) <= 4) {
-            out[i] = static_cast<std::uint8_t>((255 * offset(i) + d - 1) / d);
-        } else {
-            using W = unsigned __int128;
-            out[i] = static_cast<std::uint8_t>((W{255} * offset(i) + d - 1) / d);
-        }
-    }
+    for (std::size_t i = start; i < n; ++i) out[i] = mapped(offset(i));
 }
 
 template <class T, bool Swap>
