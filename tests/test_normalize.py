@@ -410,17 +410,24 @@ VECTOR_CODES = ("i2", "u2", "i4", "u4", "f4")  # the dtypes with vector paths, i
 
 
 @contextlib.contextmanager
-def simd(path: str):
+def simd_setting(value: str):
+    """SAMED2D_SIMD set to ``value`` inside the block, as it was after."""
     before = os.environ.get("SAMED2D_SIMD")
-    os.environ["SAMED2D_SIMD"] = path
+    os.environ["SAMED2D_SIMD"] = value
     try:
-        assert _core.simd_path() == path
         yield
     finally:
         if before is None:
             del os.environ["SAMED2D_SIMD"]
         else:
             os.environ["SAMED2D_SIMD"] = before
+
+
+@contextlib.contextmanager
+def simd(path: str):
+    with simd_setting(path):
+        assert _core.simd_path() == path
+        yield
 
 
 def check_every_path(a: np.ndarray) -> None:
@@ -436,15 +443,8 @@ def test_simd_paths_and_the_cap():
     assert _core.simd_path() == os.environ.get("SAMED2D_SIMD", SIMD_PATHS[-1])
     with simd("portable"):
         assert _core.simd_path() == "portable"
-    before = os.environ.get("SAMED2D_SIMD")
-    os.environ["SAMED2D_SIMD"] = "avx9"
-    try:
-        with pytest.raises(ValueError, match="SAMED2D_SIMD=avx9: expected portable, sse2 or avx2"):
-            sf.normalize(np.arange(3))
-    finally:
-        os.environ.pop("SAMED2D_SIMD")
-        if before is not None:
-            os.environ["SAMED2D_SIMD"] = before
+    with simd_setting("avx9"), pytest.raises(ValueError, match="SAMED2D_SIMD=avx9: expected portable, sse2 or avx2"):
+        sf.normalize(np.arange(3))
 
 
 @pytest.mark.parametrize("path", SIMD_PATHS)
