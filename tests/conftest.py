@@ -6,9 +6,12 @@ so a green run proves they ran; the session ends with how many of them ran.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -59,3 +62,34 @@ def pytest_terminal_summary(terminalreporter):
     if counts or REQUIRE_SHARED:
         said = ", ".join(f"{n} {outcome}" for outcome, n in counts.items()) or "none collected"
         terminalreporter.write_line(f"real-data tests: {said}")
+
+
+def pytest_assertrepr_compare(op, left, right):
+    """Two trees of files ({name: bytes}) that differ: the differing names, and for each PNG
+    whether its pixels differ too, instead of both whole trees (CI prints them untruncated)."""
+    if op != "==" or not (_is_tree(left) and _is_tree(right)):
+        return None
+    lines = [f"two file trees ({len(left)} and {len(right)} files) differ:"]
+    for name in sorted(set(left) | set(right)):
+        a, b = left.get(name), right.get(name)
+        if a != b:
+            lines.append(f"  {name}: {_difference(a, b)}")
+    return lines[:41] + ([f"  ... and {len(lines) - 41} more"] if len(lines) > 41 else [])
+
+
+def _is_tree(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in value.items())
+
+
+def _difference(a, b) -> str:
+    if a is None or b is None:
+        return "only on the right" if a is None else "only on the left"
+    if a.startswith(b"\x89PNG") and b.startswith(b"\x89PNG"):
+        from PIL import Image
+
+        pixels = [np.asarray(Image.open(io.BytesIO(x))) for x in (a, b)]
+        if pixels[0].shape == pixels[1].shape and np.array_equal(*pixels):
+            return f"same pixels, other bytes ({len(a)} and {len(b)} bytes)"
+        return f"other pixels ({len(a)} and {len(b)} bytes)"
+    return f"other bytes ({len(a)} and {len(b)} bytes)"
