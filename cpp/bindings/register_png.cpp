@@ -25,7 +25,7 @@ py::bytes encode_mask_png(const py::array& mask) {
                 samed2d::push_byte_runs(d, reinterpret_cast<const unsigned char*>(row), view.cols);
                 return;
             }
-            samed2d::push_row_runs(d, 0, view.cols, view.cols, [&](std::int64_t c) {
+            samed2d::push_row_runs(d, view.cols, [&](std::int64_t c) {
                 const char* p = row + c * view.col_stride;
                 for (std::size_t k = 0; k < itemsize; ++k) {
                     if (p[k] != 0) return true;

@@ -89,8 +89,11 @@ int main() {
     const std::uint32_t members[1] = {1};
     const std::int32_t box[4] = {0, 0, 2, 2};
     std::uint8_t masks[4] = {0, 0, 0, 0};
-    instance_masks(s.components.id.data(), 2, 2, 1, offsets, members, box, masks);
-    const std::uint16_t small_ids[4] = {0, 1, 1, 2};
+    std::uint32_t ids[4];
+    write_ids(s.components, ids);
+    instance_masks(ids, 2, 2, 1, offsets, members, box, masks);
+    std::uint16_t small_ids[4];
+    write_ids(s.components, small_ids);
     instance_masks(small_ids, 2, 2, 1, offsets, members, box, masks);
     const unsigned char row[4] = {0, 1, 1, 0};
     const std::string mask = png::encode_binary_png(1, 4, [&](std::int64_t, png::MaskDeflater& d) {

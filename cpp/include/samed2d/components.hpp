@@ -1,6 +1,6 @@
 // Connected components of every label of a 2D slice at once (SPEC section 4.1-4.2).
 //
-// Two raster passes with union-find over provisional ids: neighbouring pixels
+// Runs of one label, joined by union-find over provisional ids: neighbouring runs
 // join when they carry the same non-zero label, so one labelling splits the
 // slice into per-class foregrounds and their components together.
 //
@@ -9,12 +9,12 @@
 //   row-major order; SPEC's output order is therefore the id order.
 // * A set's root is its smallest provisional id, which was created at the
 //   component's first pixel; that is what makes the id order above cheap.
-// * Per component: label, area, half-open bounding box,
-//   and whether it has a hole (Gray's bit-quad Euler number, counted with the
-//   component's connectivity against the complementary one for the background),
-//   the last only when mark_holes is called: consolidation needs it, nothing else.
+// * Per component: label, area, half-open bounding box, and whether it has a hole
+//   (its Euler number, counted with the component's connectivity against the
+//   complementary one for the background): consolidation needs it, nothing else.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,23 +24,15 @@
 
 namespace samed2d {
 
-struct Components {
-    std::int64_t rows = 0;
-    std::int64_t cols = 0;
-    std::vector<std::uint32_t> id;      // rows*cols, 0 = background
-    // Indexed by id; entry 0 is unused so that id can index directly.
-    std::vector<std::uint32_t> label;
-    std::vector<std::int64_t> area;
-    std::vector<std::int32_t> row0, col0, row1, col1;
-    std::vector<bool> has_hole;         // filled by mark_holes
-    // Labelling scratch, kept here so that a reused Components allocates nothing.
-    std::vector<std::uint32_t> parent, final_id;
-    std::vector<std::int64_t> quads;
-
-    std::size_t count() const { return label.empty() ? 0 : label.size() - 1; }
-};
-
 namespace detail {
+
+// A horizontal run of one non-zero label: columns [start, end) of its row.
+struct Run {
+    std::int32_t start, end;
+    std::uint32_t label;
+    std::uint32_t prov;   // provisional id, the final id once labelled
+    std::uint32_t edges;  // same-label runs of the row above that it touches
+};
 
 // Union-find over provisional ids stored in `parent` (id 0 is background).
 class UnionFind {
@@ -75,120 +67,90 @@ private:
     std::vector<std::uint32_t>& parent_;
 };
 
-// Adds the bit-quad pattern of every component present in one 2x2 window.
-inline void count_quads(const std::uint32_t q[4], std::int64_t* quads, std::int64_t diag) {
-    for (int k = 0; k < 4; ++k) {
-        const std::uint32_t x = q[k];
-        if (x == 0) continue;
-        bool seen = false;
-        for (int j = 0; j < k; ++j) seen |= q[j] == x;
-        if (seen) continue;
-        const int bits = (q[0] == x) | (q[1] == x) << 1 | (q[2] == x) << 2 | (q[3] == x) << 3;
-        static constexpr int kBitCount[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
-        const int count = kBitCount[bits];
-        if (count == 1) quads[x] += 1;
-        else if (count == 3) quads[x] -= 1;
-        else if (count == 2 && (bits == 0b1001 || bits == 0b0110)) quads[x] += diag;
+// The end of the run of `v` that starts at column c of `row` (cols entries).
+inline std::int64_t run_end(const std::uint32_t* row, std::int64_t c, std::int64_t cols, std::uint32_t v) {
+    std::int64_t e = c + 1;
+#if defined(__SSE2__)
+    const __m128i want = _mm_set1_epi32(static_cast<int>(v));
+    while (e + 4 <= cols) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + e));
+        const int same = _mm_movemask_epi8(_mm_cmpeq_epi32(x, want));
+        if (same != 0xffff) return e + __builtin_ctz(~same & 0xffff) / 4;
+        e += 4;
     }
+#endif
+    while (e < cols && row[e] == v) ++e;
+    return e;
 }
 
 }  // namespace detail
 
-// Marks the components whose Euler number is below 1 (they have a hole), from
-// Gray's bit-quad counts over every 2x2 window of the zero-padded id image:
-// 4E = Q1 - Q3 - 2QD for 8-connected masks, Q1 - Q3 + 2QD for 4-connected ones.
-inline void mark_holes(Components& cc, int connectivity) {
-    const std::size_t n = cc.count();
-    std::vector<std::int64_t>& quads = cc.quads;  // 4E per component
-    quads.assign(n + 1, 0);
-    const std::int64_t diag = connectivity == 8 ? -2 : 2;
-    const std::int64_t R = cc.rows, C = cc.cols;
-    const std::uint32_t* id = cc.id.data();
-    auto at = [&](std::int64_t r, std::int64_t c) -> std::uint32_t {
-        return (r < 0 || c < 0 || r >= R || c >= C) ? 0u : id[r * C + c];
-    };
-    auto window = [&](std::int64_t r, std::int64_t c) {
-        const std::uint32_t q[4] = {at(r, c), at(r, c + 1), at(r + 1, c), at(r + 1, c + 1)};
-        if (q[0] == q[1] && q[1] == q[2] && q[2] == q[3]) return;
-        detail::count_quads(q, quads.data(), diag);
-    };
-    // The padded border: windows that hang over the image edge.
-    for (std::int64_t c = -1; c < C; ++c) {
-        window(-1, c);
-        window(R - 1, c);
-    }
-    for (std::int64_t r = 0; r + 1 < R; ++r) {
-        window(r, -1);
-        window(r, C - 1);
-    }
-    // The interior, without bounds checks; most windows are uniform and skipped,
-    // four at a time where SSE2 is there.
-    for (std::int64_t r = 0; r + 1 < R; ++r) {
-        const std::uint32_t* a = id + r * C;
-        const std::uint32_t* b = a + C;
-        for (std::int64_t c = 0; c + 1 < C; ++c) {
-#if defined(__SSE2__)
-            if (c + 5 <= C) {
-                const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c));
-                const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c + 1));
-                const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + c));
-                const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + c + 1));
-                const __m128i same = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(a0, a1), _mm_cmpeq_epi32(b0, b1)),
-                                                   _mm_cmpeq_epi32(a0, b0));
-                if (_mm_movemask_epi8(same) == 0xffff) {  // windows c..c+3 all uniform
-                    c += 3;
-                    continue;
-                }
-            }
-#endif
-            if (a[c] == a[c + 1] && b[c] == b[c + 1] && a[c] == b[c]) continue;
-            const std::uint32_t q[4] = {a[c], a[c + 1], b[c], b[c + 1]};
-            detail::count_quads(q, quads.data(), diag);
-        }
-    }
-    cc.has_hole.assign(n + 1, false);
-    for (std::size_t x = 1; x <= n; ++x) cc.has_hole[x] = quads[x] < 4;
-}
+struct Components {
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    // Indexed by id; entry 0 is unused so that id can index directly.
+    std::vector<std::uint32_t> label;
+    std::vector<std::int64_t> area;
+    std::vector<std::int32_t> row0, col0, row1, col1;
+    std::vector<bool> has_hole;
+    // The runs in raster order (prov holds the final id once labelled), and where
+    // each row's runs begin (rows + 1 entries).
+    std::vector<detail::Run> runs;
+    std::vector<std::size_t> row_begin;
+    // Labelling scratch, kept here so that a reused Components allocates nothing.
+    std::vector<std::uint32_t> parent, final_id;
+    std::vector<std::int64_t> euler;
 
+    std::size_t count() const { return label.empty() ? 0 : label.size() - 1; }
+};
 
 // Labels a dense row-major slice of label values (0 = background) into `cc`,
 // reusing its memory.
+//
+// Run-based: each row is cut into runs of one label, and a run joins the runs of the
+// row above with its label that it touches (8-connectivity: overlapping columns or a
+// diagonal corner; 4: overlapping columns). The pixel work is a scan for where the
+// label changes; the union-find sees runs, not pixels, and the id image is written
+// only when it is asked for (write_ids).
+// Holes come from the same graph: a component's Euler number is its runs minus its
+// touching run pairs (the run graph has one independent cycle per hole), so
+// has_hole = pairs >= runs, the hole counted with the complementary connectivity.
 inline void label_components(const std::uint32_t* lab, std::int64_t rows, std::int64_t cols, int connectivity,
                              Components& cc) {
     cc.rows = rows;
     cc.cols = cols;
-    cc.id.resize(static_cast<std::size_t>(rows * cols));  // every entry is written below
+    std::vector<detail::Run>& runs = cc.runs;
+    std::vector<std::size_t>& row_begin = cc.row_begin;
+    runs.clear();
+    row_begin.assign(static_cast<std::size_t>(rows) + 1, 0);
     detail::UnionFind uf(cc.parent);
-    std::uint32_t* prov = cc.id.data();
+    // Runs [ps, pe) and [s, e) touch when ps <= e - reach and s <= pe - reach.
+    const std::int32_t reach = connectivity == 8 ? 0 : 1;
 
     for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t c = 0; c < cols; ++c) {
-            const std::int64_t i = r * cols + c;
-            const std::uint32_t v = lab[i];
-            if (v == 0) {
-                prov[i] = 0;
-                continue;
+        const std::uint32_t* row = lab + r * cols;
+        const std::size_t above_begin = r > 0 ? row_begin[static_cast<std::size_t>(r - 1)] : 0;
+        const std::size_t above_end = runs.size();
+        row_begin[static_cast<std::size_t>(r)] = runs.size();
+        std::size_t j = above_begin;  // the first run above that may touch the current one
+        for (std::int64_t c = 0; c < cols;) {
+            const std::uint32_t v = row[c];
+            const std::int64_t e = detail::run_end(row, c, cols, v);
+            if (v != 0) {
+                detail::Run run{static_cast<std::int32_t>(c), static_cast<std::int32_t>(e), v, 0, 0};
+                while (j < above_end && runs[j].end - reach < run.start) ++j;
+                for (std::size_t k = j; k < above_end && runs[k].start <= run.end - reach; ++k) {
+                    if (runs[k].label != v) continue;
+                    ++run.edges;
+                    run.prov = run.prov ? uf.unite(run.prov, runs[k].prov) : runs[k].prov;
+                }
+                if (run.prov == 0) run.prov = uf.make();
+                runs.push_back(run);
             }
-            const bool w = c > 0 && lab[i - 1] == v;
-            const bool nn = r > 0 && lab[i - cols] == v;
-            std::uint32_t cur = 0;
-            if (connectivity == 8) {
-                // Decision tree: N touches W, NW and NE, and W touches NW, so
-                // only W/NW with NE can be separate sets needing a union.
-                const bool nw = r > 0 && c > 0 && lab[i - cols - 1] == v;
-                const bool ne = r > 0 && c + 1 < cols && lab[i - cols + 1] == v;
-                if (nn) cur = prov[i - cols];
-                else if (w) cur = ne ? uf.unite(prov[i - 1], prov[i - cols + 1]) : prov[i - 1];
-                else if (nw) cur = ne ? uf.unite(prov[i - cols - 1], prov[i - cols + 1]) : prov[i - cols - 1];
-                else if (ne) cur = prov[i - cols + 1];
-            } else {
-                if (nn && w) cur = uf.unite(prov[i - cols], prov[i - 1]);
-                else if (nn) cur = prov[i - cols];
-                else if (w) cur = prov[i - 1];
-            }
-            prov[i] = cur ? cur : uf.make();
+            c = e;
         }
     }
+    row_begin[static_cast<std::size_t>(rows)] = runs.size();
 
     // Provisional ids were made in raster order, so numbering the roots in
     // that order numbers components by their first pixel.
@@ -206,24 +168,46 @@ inline void label_components(const std::uint32_t* lab, std::int64_t rows, std::i
     cc.col0.assign(n + 1, 0);
     cc.row1.assign(n + 1, 0);
     cc.col1.assign(n + 1, 0);
+    std::vector<std::int64_t>& euler = cc.euler;  // runs minus touching pairs
+    euler.assign(n + 1, 0);
     for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t c = 0; c < cols; ++c) {
-            const std::int64_t i = r * cols + c;
-            if (prov[i] == 0) continue;
-            const std::uint32_t x = final_id[prov[i]];
-            prov[i] = x;
-            if (cc.area[x]++ == 0) {
-                cc.label[x] = lab[i];
+        for (std::size_t k = row_begin[static_cast<std::size_t>(r)]; k < row_begin[static_cast<std::size_t>(r + 1)]; ++k) {
+            detail::Run& run = runs[k];
+            const std::uint32_t x = final_id[run.prov];
+            run.prov = x;  // from here on: the final id
+            euler[x] += 1 - static_cast<std::int64_t>(run.edges);
+            if (cc.area[x] == 0) {
+                cc.label[x] = run.label;
                 cc.row0[x] = static_cast<std::int32_t>(r);
-                cc.row1[x] = static_cast<std::int32_t>(r + 1);
-                cc.col0[x] = static_cast<std::int32_t>(c);
-                cc.col1[x] = static_cast<std::int32_t>(c + 1);
+                cc.col0[x] = run.start;
+                cc.col1[x] = run.end;
             } else {
-                cc.row1[x] = static_cast<std::int32_t>(r + 1);
-                if (c < cc.col0[x]) cc.col0[x] = static_cast<std::int32_t>(c);
-                if (c + 1 > cc.col1[x]) cc.col1[x] = static_cast<std::int32_t>(c + 1);
+                cc.col0[x] = std::min(cc.col0[x], run.start);
+                cc.col1[x] = std::max(cc.col1[x], run.end);
             }
+            cc.row1[x] = static_cast<std::int32_t>(r + 1);
+            cc.area[x] += run.end - run.start;
         }
+    }
+    cc.has_hole.assign(n + 1, false);
+    for (std::size_t x = 1; x <= n; ++x) cc.has_hole[x] = euler[x] < 1;
+}
+
+// The component id image (rows x cols, row-major, 0 = background) into `out`; Id is
+// wide enough for cc.count().
+template <class Id>
+void write_ids(const Components& cc, Id* out) {
+    for (std::int64_t r = 0; r < cc.rows; ++r) {
+        Id* row = out + r * cc.cols;
+        std::int32_t filled = 0;
+        for (std::size_t k = cc.row_begin[static_cast<std::size_t>(r)]; k < cc.row_begin[static_cast<std::size_t>(r) + 1];
+             ++k) {
+            const detail::Run& run = cc.runs[k];
+            std::fill(row + filled, row + run.start, Id{0});
+            std::fill(row + run.start, row + run.end, static_cast<Id>(run.prov));
+            filled = run.end;
+        }
+        std::fill(row + filled, row + cc.cols, Id{0});
     }
 }
 

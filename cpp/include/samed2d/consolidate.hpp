@@ -5,11 +5,12 @@
 // pixels outside b, moving with the complementary connectivity. A component a
 // of another label is enclosed by b when all of a lies in hull(b).
 //
-// Only components with a hole (Euler number < 1, see mark_holes) can enclose anything,
-// and a hull never leaves its bounding box, so the flood fill
-// that finds "outside" runs on b's box padded by one ring that stands for
-// everything beyond it (all of which reaches the border in a straight line).
-// Judged on the original components only: no dependence on order, no recursion.
+// Only components with a hole (Euler number < 1, see label_components) can enclose
+// anything, and a hull never leaves its bounding box: the pixels of b's box that are
+// not b, cut into runs per row (gaps), are joined with the complementary connectivity,
+// and a gap in the box's first or last row or touching its left or right edge reaches
+// the border (everything beyond the box does, in a straight line). The other gaps are
+// b's holes. Judged on the original components only: no dependence on order, no recursion.
 #pragma once
 
 #include <algorithm>
@@ -28,13 +29,14 @@ struct Enclosures {
     std::vector<std::uint32_t> ids;
     std::vector<std::int64_t> inside;    // pixels of a component found in b's holes
     std::vector<std::uint32_t> touched;
-    std::vector<std::uint8_t> grid;      // 0 unseen, 1 b, 2 outside
-    std::vector<std::int64_t> stack;
+    std::vector<detail::Run> gaps;       // prov: the gap's union-find id (0: the border)
+    std::vector<std::size_t> gap_begin;  // per row of the box
+    std::vector<std::uint32_t> parent;
 };
 
 // An enclosed pixel lies strictly inside its encloser's box (a pixel on the box's edge
 // steps out of the box, and so to the border), so a component with a hole needs its
-// flood only when its box strictly contains the box of a component of another label.
+// gaps joined only when its box strictly contains the box of a component of another label.
 inline bool box_holds_another_label(const Components& cc, std::size_t b) {
     for (std::size_t a = 1; a <= cc.count(); ++a) {
         if (cc.label[a] != cc.label[b] && cc.row0[a] > cc.row0[b] && cc.row1[a] < cc.row1[b] &&
@@ -45,55 +47,74 @@ inline bool box_holds_another_label(const Components& cc, std::size_t b) {
     return false;
 }
 
-inline void find_enclosures(Components& cc, int connectivity, Enclosures& out) {
-    mark_holes(cc, connectivity);
+// The gaps of b in rows [r0, r1) and columns [c0, c1) of its box, joined into `uf`
+// with the background's connectivity; gaps that reach the border join id 0.
+inline void join_gaps(const Components& cc, std::uint32_t b, bool diagonal_moves, Enclosures& out,
+                      detail::UnionFind& uf) {
+    const std::int32_t r0 = cc.row0[b], r1 = cc.row1[b], c0 = cc.col0[b], c1 = cc.col1[b];
+    // Gaps [ps, pe) and [s, e) touch when ps <= e - reach and s <= pe - reach.
+    const std::int32_t reach = diagonal_moves ? 0 : 1;
+    out.gaps.clear();
+    out.gap_begin.assign(static_cast<std::size_t>(r1 - r0) + 1, 0);
+    for (std::int32_t r = r0; r < r1; ++r) {
+        const std::size_t above_begin = r > r0 ? out.gap_begin[static_cast<std::size_t>(r - r0 - 1)] : 0;
+        const std::size_t above_end = out.gaps.size();
+        out.gap_begin[static_cast<std::size_t>(r - r0)] = out.gaps.size();
+        const bool edge_row = r == r0 || r == r1 - 1;
+        std::size_t j = above_begin;
+        std::int32_t from = c0;
+        auto add_gap = [&](std::int32_t s, std::int32_t e) {
+            if (s >= e) return;
+            detail::Run gap{s, e, 0, edge_row || s == c0 || e == c1 ? 0u : uf.make(), 0};
+            while (j < above_end && out.gaps[j].end - reach < s) ++j;
+            for (std::size_t k = j; k < above_end && out.gaps[k].start <= e - reach; ++k) {
+                gap.prov = uf.unite(gap.prov, out.gaps[k].prov);
+            }
+            out.gaps.push_back(gap);
+        };
+        for (std::size_t k = cc.row_begin[static_cast<std::size_t>(r)]; k < cc.row_begin[static_cast<std::size_t>(r) + 1];
+             ++k) {
+            const detail::Run& run = cc.runs[k];
+            if (run.prov != b) continue;
+            add_gap(from, run.start);
+            from = run.end;
+        }
+        add_gap(from, c1);
+    }
+    out.gap_begin[static_cast<std::size_t>(r1 - r0)] = out.gaps.size();
+}
+
+inline void find_enclosures(const Components& cc, int connectivity, Enclosures& out) {
     const std::size_t n = cc.count();
     out.offsets.assign(n + 2, 0);
     out.ids.clear();
     out.inside.assign(n + 1, 0);
     std::vector<std::int64_t>& inside = out.inside;
     std::vector<std::uint32_t>& touched = out.touched;
-    std::vector<std::uint8_t>& grid = out.grid;
-    std::vector<std::int64_t>& stack = out.stack;
     touched.clear();
     const bool diagonal_moves = connectivity == 4;  // complementary connectivity
 
     for (std::size_t b = 1; b <= n; ++b) {
         out.offsets[b] = out.ids.size();
         if (!cc.has_hole[b] || !box_holds_another_label(cc, b)) continue;
-        const std::int64_t r0 = cc.row0[b], c0 = cc.col0[b];
-        const std::int64_t gh = cc.row1[b] - r0 + 2, gw = cc.col1[b] - c0 + 2;
-        grid.assign(static_cast<std::size_t>(gh * gw), 0);
-        for (std::int64_t r = 1; r < gh - 1; ++r) {
-            const std::uint32_t* row = cc.id.data() + (r0 + r - 1) * cc.cols + c0 - 1;
-            for (std::int64_t c = 1; c < gw - 1; ++c) grid[r * gw + c] = row[c] == b;
-        }
-        stack.assign(1, 0);
-        grid[0] = 2;
-        while (!stack.empty()) {
-            const std::int64_t p = stack.back();
-            stack.pop_back();
-            const std::int64_t r = p / gw, c = p % gw;
-            for (int dr = -1; dr <= 1; ++dr) {
-                for (int dc = -1; dc <= 1; ++dc) {
-                    if (dr == 0 && dc == 0) continue;
-                    if (dr != 0 && dc != 0 && !diagonal_moves) continue;
-                    const std::int64_t rr = r + dr, cc2 = c + dc;
-                    if (rr < 0 || cc2 < 0 || rr >= gh || cc2 >= gw) continue;
-                    std::uint8_t& g = grid[rr * gw + cc2];
-                    if (g != 0) continue;
-                    g = 2;
-                    stack.push_back(rr * gw + cc2);
-                }
-            }
-        }
-        for (std::int64_t r = 1; r < gh - 1; ++r) {
-            const std::uint32_t* row = cc.id.data() + (r0 + r - 1) * cc.cols + c0 - 1;
-            for (std::int64_t c = 1; c < gw - 1; ++c) {
-                if (grid[r * gw + c] != 0) continue;
-                const std::uint32_t a = row[c];
-                if (a == 0 || cc.label[a] == cc.label[b]) continue;
-                if (inside[a]++ == 0) touched.push_back(a);
+        detail::UnionFind uf(out.parent);  // id 0: the border
+        join_gaps(cc, static_cast<std::uint32_t>(b), diagonal_moves, out, uf);
+        const std::int32_t r0 = cc.row0[b];
+        // A run of another component lies within one gap: its pixels are in b's holes
+        // when that gap does not reach the border.
+        for (std::int32_t r = r0; r < cc.row1[b]; ++r) {
+            std::size_t g = out.gap_begin[static_cast<std::size_t>(r - r0)];
+            const std::size_t g_end = out.gap_begin[static_cast<std::size_t>(r - r0) + 1];
+            for (std::size_t k = cc.row_begin[static_cast<std::size_t>(r)];
+                 k < cc.row_begin[static_cast<std::size_t>(r) + 1]; ++k) {
+                const detail::Run& run = cc.runs[k];
+                const std::uint32_t a = run.prov;
+                if (cc.label[a] == cc.label[b]) continue;
+                while (g < g_end && out.gaps[g].end <= run.start) ++g;
+                if (g == g_end) break;
+                if (out.gaps[g].start > run.start || uf.find(out.gaps[g].prov) == 0) continue;
+                if (inside[a] == 0) touched.push_back(a);
+                inside[a] += run.end - run.start;
             }
         }
         std::sort(touched.begin(), touched.end());

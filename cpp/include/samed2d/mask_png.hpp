@@ -1,7 +1,6 @@
-// PNG files of the instances of a slice, encoded from the component id image:
-// an instance's mask is the set of pixels whose id is one of its member
-// components, and only rows inside its box are visited; the rows above and
-// below are single runs of zeros.
+// PNG files of the instances of a slice, encoded from the components' runs:
+// an instance's mask is the union of its member components' runs, and only rows
+// inside its box are visited; the rows above and below are single runs of zeros.
 #pragma once
 
 #include <algorithm>
@@ -15,20 +14,17 @@
 
 namespace samed2d {
 
-// Pushes the 0/255 runs of one row of `width` values, `on(c)` telling which are set;
-// only columns [c0, c1) are asked, the others are 0.
+// Pushes the 0/255 runs of one row of `width` values, `on(c)` telling which are set.
 template <class On>
-void push_row_runs(png::MaskDeflater& d, std::int64_t c0, std::int64_t c1, std::int64_t width, On&& on) {
-    d.push(0, static_cast<std::uint64_t>(c0));
-    std::int64_t c = c0;
-    while (c < c1) {
+void push_row_runs(png::MaskDeflater& d, std::int64_t width, On&& on) {
+    std::int64_t c = 0;
+    while (c < width) {
         const bool v = on(c);
         std::int64_t end = c + 1;
-        while (end < c1 && on(end) == v) ++end;
+        while (end < width && on(end) == v) ++end;
         d.push(v ? 255 : 0, static_cast<std::uint64_t>(end - c));
         c = end;
     }
-    d.push(0, static_cast<std::uint64_t>(width - c1));
 }
 
 // Pushes the runs of a row of bytes (0 = off, anything else = on), skipping
@@ -66,12 +62,18 @@ inline void encode_instance_pngs(const SliceInstances& s, std::vector<std::strin
         for (auto it = first; it != last; ++it) is_member[*it] = 1;
         const std::int32_t* b = inst.bbox;
         out[i] = png::encode_binary_png(cc.rows, cols, [&](std::int64_t r, png::MaskDeflater& d) {
-            if (r < b[0] || r >= b[2]) {
-                d.push(0, static_cast<std::uint64_t>(cols));
-                return;
+            std::int64_t c = 0;
+            if (r >= b[0] && r < b[2]) {
+                for (std::size_t k = cc.row_begin[static_cast<std::size_t>(r)];
+                     k < cc.row_begin[static_cast<std::size_t>(r) + 1]; ++k) {
+                    const detail::Run& run = cc.runs[k];
+                    if (!is_member[run.prov]) continue;
+                    d.push(0, static_cast<std::uint64_t>(run.start - c));
+                    d.push(255, static_cast<std::uint64_t>(run.end - run.start));
+                    c = run.end;
+                }
             }
-            const std::uint32_t* row = cc.id.data() + r * cols;
-            push_row_runs(d, b[1], b[3], cols, [&](std::int64_t c) { return is_member[row[c]] != 0; });
+            d.push(0, static_cast<std::uint64_t>(cols - c));
         });
         for (auto it = first; it != last; ++it) is_member[*it] = 0;
     }
