@@ -4,13 +4,14 @@ byte-identical output).
 
     python bench/determinism.py [--runs N] [--workdir DIR]
 
-Why it exists: on the 2-core CI VMs, about one conversion process in 30 (more under load)
-wrote one image whose PNG bytes differ from every other run's while its pixels are the
-same: ISA-L's level-1 deflate (python-isal) chose a different match at one early position.
-A long-lived process compressing the same rows a million times, or 100 fresh processes
-compressing every image once, never showed it; only whole conversions in fresh processes
-did. This probe measures how often it happens, so that a change of encoder can be judged
-by it. Each odd file is reported as "same pixels" or "other pixels".
+Why it exists: while images were deflated by ISA-L's level 1 (python-isal), about one
+conversion process in 30 on the 2-core CI VMs (more under load) wrote one image whose
+PNG bytes differed from every other run's while its pixels were the same: ISA-L chose
+another match at one early position. A long-lived process compressing the same rows a
+million times, or 100 fresh processes compressing every image once, never showed it;
+only whole conversions in fresh processes did. Images are now deflated with zlib's
+run-length matching (output.py); this probe is how a faster encoder must be judged.
+Each odd file is reported as "same pixels" or "other pixels".
 """
 
 from __future__ import annotations
