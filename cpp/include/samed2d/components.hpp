@@ -83,6 +83,17 @@ inline std::int64_t run_end(const std::uint32_t* row, std::int64_t c, std::int64
     return e;
 }
 
+// Calls fn(k) for each run k in [j, end) of the row above (sorted, disjoint) that
+// touches columns [s, e): ps <= e - reach and s <= pe - reach (reach 0 lets a diagonal
+// corner touch, 1 needs overlapping columns). Advances j past runs that end before s, so
+// a row's runs, visited left to right, sweep the row above once.
+template <class Fn>
+void for_each_touching(const std::vector<Run>& runs, std::size_t& j, std::size_t end, std::int32_t s,
+                       std::int32_t e, std::int32_t reach, Fn&& fn) {
+    while (j < end && runs[j].end - reach < s) ++j;
+    for (std::size_t k = j; k < end && runs[k].start <= e - reach; ++k) fn(k);
+}
+
 }  // namespace detail
 
 struct Components {
@@ -124,8 +135,7 @@ inline void label_components(const std::uint32_t* lab, std::int64_t rows, std::i
     runs.clear();
     row_begin.assign(static_cast<std::size_t>(rows) + 1, 0);
     detail::UnionFind uf(cc.parent);
-    // Runs [ps, pe) and [s, e) touch when ps <= e - reach and s <= pe - reach.
-    const std::int32_t reach = connectivity == 8 ? 0 : 1;
+    const std::int32_t reach = connectivity == 8 ? 0 : 1;  // see for_each_touching
 
     for (std::int64_t r = 0; r < rows; ++r) {
         const std::uint32_t* row = lab + r * cols;
@@ -138,12 +148,11 @@ inline void label_components(const std::uint32_t* lab, std::int64_t rows, std::i
             const std::int64_t e = detail::run_end(row, c, cols, v);
             if (v != 0) {
                 detail::Run run{static_cast<std::int32_t>(c), static_cast<std::int32_t>(e), v, 0, 0};
-                while (j < above_end && runs[j].end - reach < run.start) ++j;
-                for (std::size_t k = j; k < above_end && runs[k].start <= run.end - reach; ++k) {
-                    if (runs[k].label != v) continue;
+                detail::for_each_touching(runs, j, above_end, run.start, run.end, reach, [&](std::size_t k) {
+                    if (runs[k].label != v) return;
                     ++run.edges;
                     run.prov = run.prov ? uf.unite(run.prov, runs[k].prov) : runs[k].prov;
-                }
+                });
                 if (run.prov == 0) run.prov = uf.make();
                 runs.push_back(run);
             }

@@ -52,8 +52,7 @@ inline bool box_holds_another_label(const Components& cc, std::size_t b) {
 inline void join_gaps(const Components& cc, std::uint32_t b, bool diagonal_moves, Enclosures& out,
                       detail::UnionFind& uf) {
     const std::int32_t r0 = cc.row0[b], r1 = cc.row1[b], c0 = cc.col0[b], c1 = cc.col1[b];
-    // Gaps [ps, pe) and [s, e) touch when ps <= e - reach and s <= pe - reach.
-    const std::int32_t reach = diagonal_moves ? 0 : 1;
+    const std::int32_t reach = diagonal_moves ? 0 : 1;  // see detail::for_each_touching
     out.gaps.clear();
     out.gap_begin.assign(static_cast<std::size_t>(r1 - r0) + 1, 0);
     for (std::int32_t r = r0; r < r1; ++r) {
@@ -66,10 +65,8 @@ inline void join_gaps(const Components& cc, std::uint32_t b, bool diagonal_moves
         auto add_gap = [&](std::int32_t s, std::int32_t e) {
             if (s >= e) return;
             detail::Run gap{s, e, 0, edge_row || s == c0 || e == c1 ? 0u : uf.make(), 0};
-            while (j < above_end && out.gaps[j].end - reach < s) ++j;
-            for (std::size_t k = j; k < above_end && out.gaps[k].start <= e - reach; ++k) {
-                gap.prov = uf.unite(gap.prov, out.gaps[k].prov);
-            }
+            detail::for_each_touching(out.gaps, j, above_end, s, e, reach,
+                                      [&](std::size_t k) { gap.prov = uf.unite(gap.prov, out.gaps[k].prov); });
             out.gaps.push_back(gap);
         };
         for (std::size_t k = cc.row_begin[static_cast<std::size_t>(r)]; k < cc.row_begin[static_cast<std::size_t>(r) + 1];
